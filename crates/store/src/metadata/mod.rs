@@ -1,0 +1,34 @@
+//! SQLite metadata (WAL mode): images, their layers, tags, digests and the blobs they
+//! reference. Every change that makes content visible is one transaction.
+
+mod images;
+mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use images::{ImageRow, LayerRow, NewImage, NewLayer, TagRow};
+
+use crate::StoreError;
+
+pub struct Metadata {
+    conn: Connection,
+}
+
+impl Metadata {
+    pub fn open(path: &Path) -> Result<Metadata, StoreError> {
+        let conn = Connection::open(path)?;
+        // Several kujira processes share one store: wait for a writer rather than fail.
+        conn.busy_timeout(Duration::from_secs(60))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&conn)?;
+        Ok(Metadata { conn })
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}

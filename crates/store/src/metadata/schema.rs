@@ -1,0 +1,68 @@
+//! The metadata schema and its migrations, keyed by `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+const VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS blobs (
+    digest     TEXT PRIMARY KEY,
+    size       INTEGER NOT NULL,
+    media_type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS layers (
+    chain_id   TEXT PRIMARY KEY,
+    diff_id    TEXT NOT NULL,
+    parent     TEXT,
+    size       INTEGER NOT NULL, -- Docker's size of the extracted directory
+    tar_size   INTEGER NOT NULL  -- length of the uncompressed layer tar
+);
+CREATE TABLE IF NOT EXISTS images (
+    id            TEXT PRIMARY KEY, -- config digest
+    created       TEXT,             -- RFC 3339, from the config
+    created_unix  INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    parent        TEXT NOT NULL DEFAULT '',
+    labels        TEXT NOT NULL DEFAULT '{}',
+    manifest      TEXT,             -- digest of the stored manifest, if any
+    stored_unix   INTEGER NOT NULL,
+    last_tag_time TEXT
+);
+CREATE TABLE IF NOT EXISTS image_layers (
+    image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    chain_id  TEXT NOT NULL REFERENCES layers(chain_id),
+    blob      TEXT NOT NULL REFERENCES blobs(digest),
+    PRIMARY KEY (image_id, position)
+);
+CREATE INDEX IF NOT EXISTS image_layers_by_chain ON image_layers(chain_id);
+CREATE INDEX IF NOT EXISTS image_layers_by_blob ON image_layers(blob);
+CREATE TABLE IF NOT EXISTS tags (
+    name     TEXT PRIMARY KEY,    -- docker.io/library/nginx:latest
+    repo     TEXT NOT NULL,       -- docker.io/library/nginx
+    tag      TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id)
+);
+CREATE INDEX IF NOT EXISTS tags_by_image ON tags(image_id);
+CREATE TABLE IF NOT EXISTS repo_digests (
+    repo     TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    PRIMARY KEY (repo, digest)
+);
+";
+
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == VERSION {
+        return Ok(());
+    }
+    // WAL lets readers (`images`, `inspect`) run while a load commits.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {VERSION}; COMMIT;"
+    ))?;
+    Ok(())
+}
