@@ -1,0 +1,691 @@
+//! Extraction of a layer tarball into a directory that overlayfs will use as
+//! a lower directory as-is.
+//!
+//! The stream goes input → 256 KiB buffer → decoder → hashing (diff_id) →
+//! structure guard → tar parser, so every byte is decompressed and hashed
+//! exactly once. Every filesystem operation is relative to a directory fd
+//! obtained through `resolve`, and the final component is never followed,
+//! so nothing the archive says can make us write outside `dest`.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::rc::Rc;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+use rustix::io::Errno;
+use tar::EntryType;
+
+use crate::digest::HashingReader;
+use crate::error::lossy;
+use crate::guard::Guard;
+use crate::meta::{Meta, Xattrs};
+use crate::resolve::{self, clean_into, open_beneath, split_parent, ResolveError, Resolver};
+use crate::stream::{classify, Decoder};
+use crate::whiteout::{self, Kind};
+use crate::{ArchiveError, ExtractOptions, LayerStats};
+
+/// Size of the buffer file contents are copied through.
+const COPY_BUFFER: usize = 256 * 1024;
+/// Buffer right below the tar parser, which reads headers 512 bytes at a time.
+const TAR_BUFFER: usize = 64 * 1024;
+
+/// Extracts the layer read from `input` (gzip, zstd or plain tar) into the
+/// empty directory `dest`. See the crate documentation for the rules.
+pub fn extract_layer<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+) -> Result<LayerStats, ArchiveError> {
+    let dest_name = dest.as_os_str().as_encoded_bytes();
+    let root = rfs::open(
+        dest,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ArchiveError::fs("open", dest_name, e))?;
+    let limit = match opts.max_total_size {
+        Some(bytes) => Limit::Fixed(bytes),
+        None => {
+            let vfs =
+                rfs::fstatvfs(&root).map_err(|e| ArchiveError::fs("statvfs", dest_name, e))?;
+            Limit::Free(vfs.f_bavail.saturating_mul(vfs.f_frsize))
+        }
+    };
+
+    let eof = Rc::new(Cell::new(false));
+    let stream = HashingReader::new(Decoder::open(input)?, eof.clone());
+    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, Guard::new(stream)));
+    let mut ex = Extractor {
+        resolver: Resolver::new(root),
+        max_entries: opts.max_entries,
+        limit,
+        declared: 0,
+        size: 0,
+        entries: 0,
+        warnings: Vec::new(),
+        dir_times: Vec::new(),
+        raw: Vec::new(),
+        path: Vec::new(),
+        link: Vec::new(),
+        xattrs: Vec::new(),
+        buf: vec![0; COPY_BUFFER],
+        eof: eof.clone(),
+    };
+    ex.run(&mut archive)?;
+    ex.finish_dirs()?;
+
+    // The diff_id covers everything up to EOF: end-of-archive blocks,
+    // padding to a record size, and whatever else a producer appended.
+    let mut rest = archive.into_inner();
+    loop {
+        match rest.read(&mut ex.buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(classify(e, false)),
+        }
+    }
+    let diff_id = rest.into_inner().into_inner().finish();
+    Ok(LayerStats {
+        diff_id,
+        size: ex.size,
+        entries: ex.entries,
+        warnings: ex.warnings,
+    })
+}
+
+enum Limit {
+    /// From `ExtractOptions::max_total_size`.
+    Fixed(u64),
+    /// Free space of the destination filesystem.
+    Free(u64),
+}
+
+struct Extractor {
+    resolver: Resolver,
+    max_entries: u64,
+    limit: Limit,
+    /// Sum of declared data sizes so far, checked against `limit`.
+    declared: u64,
+    size: u64,
+    entries: u64,
+    warnings: Vec<String>,
+    /// Directory mtimes, applied once all children are written.
+    dir_times: Vec<(Vec<u8>, Timespec)>,
+    // Per-entry scratch space, reused to avoid allocations.
+    raw: Vec<u8>,
+    path: Vec<u8>,
+    link: Vec<u8>,
+    xattrs: Xattrs,
+    buf: Vec<u8>,
+    eof: Rc<Cell<bool>>,
+}
+
+/// What an entry handler needs to know about the entry besides its data.
+struct Item<'a> {
+    /// Name as spelled in the archive, for messages.
+    raw: &'a [u8],
+    /// Clean relative path.
+    path: &'a [u8],
+    meta: Meta,
+    xattrs: &'a Xattrs,
+}
+
+impl Item<'_> {
+    fn name(&self) -> String {
+        lossy(self.raw)
+    }
+
+    fn parts(&self) -> (&[u8], &[u8]) {
+        split_parent(self.path)
+    }
+}
+
+impl Extractor {
+    fn run<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<(), ArchiveError> {
+        let entries = archive.entries().map_err(|e| classify(e, self.eof.get()))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| classify(e, self.eof.get()))?;
+            self.entry(&mut entry)?;
+        }
+        Ok(())
+    }
+
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ArchiveError> {
+        self.entries += 1;
+        if self.entries > self.max_entries {
+            return Err(ArchiveError::TooManyEntries(self.max_entries));
+        }
+        // Data of every entry passes through, skipped or not.
+        self.charge(entry.size())?;
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() {
+            return Ok(());
+        }
+        // Scratch buffers are moved out for the duration of the entry so
+        // handlers can borrow them while `self` stays mutable.
+        let mut raw = std::mem::take(&mut self.raw);
+        let mut path = std::mem::take(&mut self.path);
+        let mut xattrs = std::mem::take(&mut self.xattrs);
+        let res = self.entry_inner(entry, kind, &mut raw, &mut path, &mut xattrs);
+        self.raw = raw;
+        self.path = path;
+        self.xattrs = xattrs;
+        res
+    }
+
+    fn entry_inner<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        kind: EntryType,
+        raw: &mut Vec<u8>,
+        path: &mut Vec<u8>,
+        xattrs: &mut Xattrs,
+    ) -> Result<(), ArchiveError> {
+        raw.clear();
+        raw.extend_from_slice(&entry.path_bytes());
+        let name = || lossy(raw);
+        check_name(raw, &name)?;
+        if !clean_into(raw, path) {
+            return Err(ArchiveError::Escape { entry: name() });
+        }
+        let meta = Meta::read(entry, &name, xattrs)?;
+        let item = Item {
+            raw,
+            path,
+            meta,
+            xattrs,
+        };
+
+        let (parent, base) = item.parts();
+        // Contents of AUFS' hardlink directory (`.wh..wh.plnk/...`) are
+        // bookkeeping too.
+        let first = item.path.split(|&b| b == b'/').next().unwrap_or_default();
+        if whiteout::classify(first) == Kind::AufsMeta {
+            return Ok(());
+        }
+        match whiteout::classify(base) {
+            Kind::Plain => {}
+            Kind::AufsMeta => return Ok(()),
+            Kind::Opaque => return self.opaque(&item, parent),
+            Kind::Whiteout(target) => return self.whiteout(&item, parent, target),
+            Kind::Invalid => {
+                return Err(ArchiveError::InvalidName {
+                    entry: item.name(),
+                    reason: "whiteout without a name to delete",
+                })
+            }
+        }
+
+        match kind {
+            EntryType::Regular | EntryType::Continuous => self.regular(&item, entry, false),
+            EntryType::GNUSparse => self.regular(&item, entry, true),
+            EntryType::Directory => self.directory(&item),
+            EntryType::Symlink => {
+                let mut link = std::mem::take(&mut self.link);
+                let res =
+                    link_target(entry, &item, &mut link).and_then(|()| self.symlink(&item, &link));
+                self.link = link;
+                res
+            }
+            EntryType::Link => {
+                let mut link = std::mem::take(&mut self.link);
+                let res =
+                    link_target(entry, &item, &mut link).and_then(|()| self.hardlink(&item, &link));
+                self.link = link;
+                res
+            }
+            EntryType::Char => self.node(&item, FileType::CharacterDevice),
+            EntryType::Block => self.node(&item, FileType::BlockDevice),
+            EntryType::Fifo => self.node(&item, FileType::Fifo),
+            other => Err(ArchiveError::UnsupportedEntry {
+                entry: item.name(),
+                kind: format!("{:?} ({:?})", other, other.as_byte() as char),
+            }),
+        }
+    }
+
+    /// Counts declared data against the size limit before anything is written.
+    fn charge(&mut self, size: u64) -> Result<(), ArchiveError> {
+        self.declared = self.declared.saturating_add(size);
+        match self.limit {
+            Limit::Fixed(limit) if self.declared > limit => Err(ArchiveError::TooLarge {
+                needed: self.declared,
+                limit,
+            }),
+            Limit::Free(available) if self.declared > available => Err(ArchiveError::NoSpace {
+                needed: self.declared,
+                available,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens (creating if needed) the directory an entry goes into.
+    fn parent(&mut self, item: &Item<'_>, parent: &[u8]) -> Result<Rc<OwnedFd>, ArchiveError> {
+        self.resolver
+            .dir(parent)
+            .map_err(|e| resolve_error(e, item, parent))
+    }
+
+    /// Clears the way for a new node at `base`: a directory over a directory
+    /// merges (returns true), anything else replaces what was there — the
+    /// old node itself, never what a symlink points to.
+    fn make_room(
+        &mut self,
+        item: &Item<'_>,
+        parent: &OwnedFd,
+        base: &[u8],
+        want_dir: bool,
+    ) -> Result<bool, ArchiveError> {
+        let st = match rfs::statat(parent, base, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(false),
+            Err(e) => return Err(ArchiveError::entry("inspect", &item.name(), e)),
+        };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if is_dir && want_dir {
+            return Ok(true);
+        }
+        if is_dir {
+            self.resolver.forget();
+            resolve::remove_all(parent.as_fd(), base)
+        } else {
+            rfs::unlinkat(parent, base, AtFlags::empty())
+        }
+        .map_err(|e| ArchiveError::entry("replace", &item.name(), e))?;
+        Ok(false)
+    }
+
+    /// Runs `op` to create a node at `base`; if something is already there,
+    /// clears it out of the way and tries once more. Trying first saves a
+    /// stat per entry: names rarely repeat within a layer.
+    fn create<T>(
+        &mut self,
+        item: &Item<'_>,
+        parent: &OwnedFd,
+        base: &[u8],
+        mut op: impl FnMut() -> Result<T, Errno>,
+    ) -> Result<T, ArchiveError> {
+        match op() {
+            Err(Errno::EXIST) => {
+                self.make_room(item, parent, base, false)?;
+                op()
+            }
+            other => other,
+        }
+        .map_err(|e| ArchiveError::entry("create", &item.name(), e))
+    }
+
+    fn regular<R: Read>(
+        &mut self,
+        item: &Item<'_>,
+        data: &mut R,
+        sparse: bool,
+    ) -> Result<(), ArchiveError> {
+        let (parent_path, base) = item.parts();
+        if base.is_empty() {
+            return Err(ArchiveError::ReplacesRoot { entry: item.name() });
+        }
+        let parent = self.parent(item, parent_path)?;
+        // O_EXCL: never open an existing node, in particular not through a
+        // symlink an earlier entry left at this name.
+        let fd = self.create(item, &parent, base, || {
+            rfs::openat(
+                &*parent,
+                base,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )
+        })?;
+        let file = File::from(fd);
+        let written = self.copy(item, data, &file, sparse)?;
+        self.size += written;
+        item.meta.apply_fd(
+            file.as_fd(),
+            item.xattrs,
+            &|| item.name(),
+            &mut self.warnings,
+        )?;
+        rfs::futimens(&file, &item.meta.times())
+            .map_err(|e| ArchiveError::entry("set times of", &item.name(), e))
+    }
+
+    /// Copies entry data into `file`; holes of sparse entries stay holes.
+    fn copy<R: Read>(
+        &mut self,
+        item: &Item<'_>,
+        data: &mut R,
+        file: &File,
+        sparse: bool,
+    ) -> Result<u64, ArchiveError> {
+        let mut offset = 0u64;
+        loop {
+            let n = match data.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify(e, self.eof.get())),
+            };
+            let chunk = &self.buf[..n];
+            if !(sparse && is_zero(chunk)) {
+                file.write_all_at(chunk, offset)
+                    .map_err(|e| ArchiveError::entry("write", &item.name(), e))?;
+            }
+            offset += n as u64;
+        }
+        if sparse {
+            file.set_len(offset)
+                .map_err(|e| ArchiveError::entry("write", &item.name(), e))?;
+        }
+        Ok(offset)
+    }
+
+    fn directory(&mut self, item: &Item<'_>) -> Result<(), ArchiveError> {
+        let (parent_path, base) = item.parts();
+        let fd = if base.is_empty() {
+            // "./" describes the layer root itself.
+            rfs::openat(
+                self.resolver.root(),
+                c".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| ArchiveError::entry("open", &item.name(), e))?
+        } else {
+            let parent = self.parent(item, parent_path)?;
+            let mkdir = || rfs::mkdirat(&*parent, base, Mode::from_raw_mode(0o700));
+            match mkdir() {
+                Ok(()) => {}
+                Err(Errno::EXIST) => {
+                    if !self.make_room(item, &parent, base, true)? {
+                        mkdir().map_err(|e| ArchiveError::entry("create", &item.name(), e))?;
+                    }
+                }
+                Err(e) => return Err(ArchiveError::entry("create", &item.name(), e)),
+            }
+            rfs::openat(
+                &*parent,
+                base,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| ArchiveError::entry("open", &item.name(), e))?
+        };
+        item.meta
+            .apply_fd(fd.as_fd(), item.xattrs, &|| item.name(), &mut self.warnings)?;
+        // Its children usually come next.
+        self.resolver.remember(item.path, Rc::new(fd));
+        self.dir_times.push((item.path.to_vec(), item.meta.mtime));
+        Ok(())
+    }
+
+    fn symlink(&mut self, item: &Item<'_>, target: &[u8]) -> Result<(), ArchiveError> {
+        let (parent_path, base) = item.parts();
+        if base.is_empty() {
+            return Err(ArchiveError::ReplacesRoot { entry: item.name() });
+        }
+        let parent = self.parent(item, parent_path)?;
+        // The target is only a value stored in the link; nothing here
+        // resolves it.
+        self.create(item, &parent, base, || {
+            rfs::symlinkat(target, &*parent, base)
+        })?;
+        item.meta.apply_at(
+            parent.as_fd(),
+            base,
+            true,
+            item.xattrs,
+            &|| item.name(),
+            &mut self.warnings,
+        )?;
+        self.size += target.len() as u64;
+        Ok(())
+    }
+
+    fn hardlink(&mut self, item: &Item<'_>, target_raw: &[u8]) -> Result<(), ArchiveError> {
+        let (parent_path, base) = item.parts();
+        if base.is_empty() {
+            return Err(ArchiveError::ReplacesRoot { entry: item.name() });
+        }
+        let target_name = || lossy(target_raw);
+        let mut target = Vec::with_capacity(target_raw.len());
+        if !clean_into(target_raw, &mut target) {
+            return Err(ArchiveError::HardlinkEscape {
+                entry: item.name(),
+                target: target_name(),
+            });
+        }
+        let missing = || ArchiveError::HardlinkMissing {
+            entry: item.name(),
+            target: target_name(),
+        };
+        let (target_dir, target_base) = split_parent(&target);
+        if target_base.is_empty() {
+            return Err(ArchiveError::HardlinkToDirectory {
+                entry: item.name(),
+                target: target_name(),
+            });
+        }
+        // The target must already be in the layer, so nothing is created
+        // while resolving it.
+        let target_parent = match open_beneath(self.resolver.root(), target_dir, OFlags::PATH) {
+            Ok(fd) => fd,
+            Err(ResolveError::Symlink(end)) => {
+                return Err(ArchiveError::HardlinkThroughSymlink {
+                    entry: item.name(),
+                    target: target_name(),
+                    link: lossy(&target_dir[..end]),
+                })
+            }
+            Err(ResolveError::Missing(_)) | Err(ResolveError::NotDir(_)) => return Err(missing()),
+            Err(ResolveError::Io(e)) => {
+                return Err(ArchiveError::entry("resolve", &item.name(), e))
+            }
+        };
+        let st = match rfs::statat(&target_parent, target_base, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Err(missing()),
+            Err(e) => return Err(ArchiveError::entry("inspect", &item.name(), e)),
+        };
+        let target_type = FileType::from_raw_mode(st.st_mode);
+        if target_type == FileType::Directory {
+            return Err(ArchiveError::HardlinkToDirectory {
+                entry: item.name(),
+                target: target_name(),
+            });
+        }
+        let parent = self.parent(item, parent_path)?;
+        // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
+        let res = self.create(item, &parent, base, || {
+            rfs::linkat(
+                &target_parent,
+                target_base,
+                &*parent,
+                base,
+                AtFlags::empty(),
+            )
+        });
+        match res {
+            // Replacing the new name removed the target (a link to itself,
+            // or into a directory the new name replaced).
+            Err(ArchiveError::Entry { ref source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                return Err(missing())
+            }
+            other => other?,
+        }
+        // Docker applies the link header's metadata to the shared inode.
+        item.meta.apply_at(
+            parent.as_fd(),
+            base,
+            target_type == FileType::Symlink,
+            item.xattrs,
+            &|| item.name(),
+            &mut self.warnings,
+        )
+    }
+
+    fn node(&mut self, item: &Item<'_>, kind: FileType) -> Result<(), ArchiveError> {
+        let (parent_path, base) = item.parts();
+        if base.is_empty() {
+            return Err(ArchiveError::ReplacesRoot { entry: item.name() });
+        }
+        let parent = self.parent(item, parent_path)?;
+        let dev = rfs::makedev(item.meta.major, item.meta.minor);
+        self.create(item, &parent, base, || {
+            rfs::mknodat(&*parent, base, kind, Mode::from_raw_mode(0o600), dev)
+        })?;
+        item.meta.apply_at(
+            parent.as_fd(),
+            base,
+            false,
+            item.xattrs,
+            &|| item.name(),
+            &mut self.warnings,
+        )
+    }
+
+    /// `.wh.<target>` becomes the overlayfs whiteout: a 0/0 character device.
+    fn whiteout(
+        &mut self,
+        item: &Item<'_>,
+        parent_path: &[u8],
+        target: &[u8],
+    ) -> Result<(), ArchiveError> {
+        let parent = self.parent(item, parent_path)?;
+        self.create(item, &parent, target, || {
+            rfs::mknodat(
+                &*parent,
+                target,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rfs::makedev(0, 0),
+            )
+        })?;
+        let (uid, gid) = (
+            Some(rfs::Uid::from_raw(item.meta.uid)),
+            Some(rfs::Gid::from_raw(item.meta.gid)),
+        );
+        rfs::chownat(&*parent, target, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| ArchiveError::entry("chown", &item.name(), e))?;
+        // Docker leaves the time of creation; the entry's time makes
+        // extraction reproducible and survives a write_layer round trip.
+        rfs::utimensat(
+            &*parent,
+            target,
+            &item.meta.times(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| ArchiveError::entry("set times of", &item.name(), e))
+    }
+
+    /// `.wh..wh..opq` marks its directory opaque.
+    fn opaque(&mut self, item: &Item<'_>, parent_path: &[u8]) -> Result<(), ArchiveError> {
+        self.parent(item, parent_path)?;
+        let dir = open_beneath(self.resolver.root(), parent_path, OFlags::RDONLY)
+            .map_err(|e| resolve_error(e, item, parent_path))?;
+        rfs::fsetxattr(
+            &dir,
+            whiteout::OPAQUE_XATTR,
+            whiteout::OPAQUE_VALUE,
+            rfs::XattrFlags::empty(),
+        )
+        .map_err(|e| ArchiveError::entry("mark opaque", &item.name(), e))
+    }
+
+    /// Directory mtimes go last: creating children would change them.
+    fn finish_dirs(&mut self) -> Result<(), ArchiveError> {
+        for (path, mtime) in &self.dir_times {
+            let dir = match open_beneath(self.resolver.root(), path, OFlags::RDONLY) {
+                Ok(fd) => fd,
+                // Replaced by a later entry; its own metadata stands.
+                Err(ResolveError::Io(Errno::NOENT)) | Err(ResolveError::Io(Errno::NOTDIR)) => {
+                    continue
+                }
+                Err(ResolveError::Io(e)) => return Err(ArchiveError::fs("open", path, e)),
+                Err(_) => continue,
+            };
+            let times = Timestamps {
+                last_access: *mtime,
+                last_modification: *mtime,
+            };
+            rfs::futimens(&dir, &times).map_err(|e| ArchiveError::fs("set times of", path, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_name(raw: &[u8], name: &dyn Fn() -> String) -> Result<(), ArchiveError> {
+    if raw.contains(&0) {
+        return Err(ArchiveError::InvalidName {
+            entry: name(),
+            reason: "it contains a NUL byte",
+        });
+    }
+    if raw.len() > resolve::MAX_NAME {
+        return Err(ArchiveError::InvalidName {
+            entry: name(),
+            reason: "it is longer than 4095 bytes",
+        });
+    }
+    Ok(())
+}
+
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    item: &Item<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), ArchiveError> {
+    out.clear();
+    if let Some(target) = entry.link_name_bytes() {
+        out.extend_from_slice(&target);
+    }
+    let reason = if out.is_empty() {
+        "link without a target"
+    } else if out.contains(&0) {
+        "link target contains a NUL byte"
+    } else if out.len() > resolve::MAX_NAME {
+        "link target is longer than 4095 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(ArchiveError::InvalidEntry {
+        entry: item.name(),
+        reason: reason.into(),
+    })
+}
+
+fn resolve_error(err: ResolveError, item: &Item<'_>, dir: &[u8]) -> ArchiveError {
+    match err {
+        ResolveError::Symlink(end) => ArchiveError::ThroughSymlink {
+            entry: item.name(),
+            link: lossy(&dir[..end]),
+        },
+        ResolveError::NotDir(end) => ArchiveError::NotADirectory {
+            entry: item.name(),
+            component: lossy(&dir[..end]),
+        },
+        ResolveError::Missing(end) => ArchiveError::entry(
+            "find the parent of",
+            &item.name(),
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{:?} does not exist", lossy(&dir[..end])),
+            ),
+        ),
+        ResolveError::Io(e) => ArchiveError::entry("resolve the parent of", &item.name(), e),
+    }
+}
+
+fn is_zero(data: &[u8]) -> bool {
+    // OR-folding fixed chunks lets the compiler vectorise; `all` alone exits
+    // early byte by byte.
+    data.chunks(64)
+        .all(|chunk| chunk.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}

@@ -1,0 +1,98 @@
+//! Layer tarballs for kujira: safe extraction of OCI/Docker image layers into
+//! directories that overlayfs uses directly as lower directories, and
+//! creation of layer tarballs from directories.
+//!
+//! # Extraction
+//! [`extract_layer`] reads a gzip, zstd or plain tar stream and recreates it
+//! under `dest`:
+//! - OCI whiteouts become overlayfs ones: `.wh.<name>` turns into a 0/0
+//!   character device `<name>`, `.wh..wh..opq` into `trusted.overlay.opaque=y`
+//!   on its directory; other `.wh..wh.*` (AUFS bookkeeping) are skipped.
+//! - Names are cleaned like Docker does (leading `/` dropped); a `..` that
+//!   climbs out, a parent that is a symlink, a hardlink whose target is
+//!   outside or reached through a symlink, and xattrs in overlayfs'
+//!   namespaces are refused. A later entry replaces an earlier node (the node
+//!   itself, never the target of a symlink); a directory over a directory
+//!   merges.
+//! - Owners, modes (setuid/setgid/sticky included), xattrs and mtimes are
+//!   applied; directory mtimes last.
+//! - Declared data sizes are charged against a limit (the free space of
+//!   `dest` by default) before being written, and the entry count is capped.
+//!
+//! On error nothing outside `dest` has been touched; `dest` itself is left
+//! half-filled for the caller to delete.
+//!
+//! # Creation
+//! [`write_layer`] writes a deterministic tar of a directory, converting
+//! overlayfs whiteouts back to their OCI form.
+
+mod create;
+mod digest;
+mod error;
+mod extract;
+mod guard;
+mod meta;
+mod resolve;
+mod stream;
+mod whiteout;
+
+#[cfg(test)]
+mod tests;
+
+pub use create::write_layer;
+pub use error::ArchiveError;
+pub use extract::extract_layer;
+
+/// Limits applied while extracting a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Entries beyond this count make extraction fail.
+    pub max_entries: u64,
+    /// Total declared data size allowed; `None` means the free space of the
+    /// destination filesystem.
+    pub max_total_size: Option<u64>,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            max_entries: 1_000_000,
+            max_total_size: None,
+        }
+    }
+}
+
+/// What extraction (or creation) learned about a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerStats {
+    /// `sha256:<hex>` of the whole uncompressed tar stream, read to EOF.
+    pub diff_id: String,
+    /// Docker's layer size: st_size of every non-directory written, hardlinks
+    /// counted once, symlinks by target length, whiteouts as 0.
+    pub size: u64,
+    /// Tar entries processed (extension headers not counted).
+    pub entries: u64,
+    /// Things deliberately not reproduced, for the caller to show as Docker
+    /// does (e.g. xattrs the filesystem refused with ENOTSUP/EPERM).
+    pub warnings: Vec<String>,
+}
+
+/// Compression of a layer blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Detects the compression of a layer from its first bytes (at least 4 for
+/// a reliable answer).
+pub fn detect_compression(first_bytes: &[u8]) -> Compression {
+    if first_bytes.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if first_bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
