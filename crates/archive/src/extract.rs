@@ -1,29 +1,32 @@
 //! Extraction of a layer tarball into a directory that overlayfs will use as
 //! a lower directory as-is.
 //!
-//! The stream goes input → 256 KiB buffer → decoder → hashing (diff_id) →
-//! structure guard → tar parser, so every byte is decompressed and hashed
+//! The stream goes input → 256 KiB buffer → decoder → hashing (diff_id),
+//! on the caller's thread, then → structure guard → tar parser → files on
+//! a worker thread (see `pipe`); every byte is decompressed and hashed
 //! exactly once. Every filesystem operation is relative to a directory fd
 //! obtained through `resolve`, and the final component is never followed,
 //! so nothing the archive says can make us write outside `dest`.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 use rustix::io::Errno;
 use tar::EntryType;
 
-use crate::digest::HashingReader;
 use crate::error::lossy;
 use crate::guard::Guard;
 use crate::meta::{Meta, Xattrs};
+use crate::pipe::{self, ChannelReader};
 use crate::resolve::{self, clean_into, open_beneath, split_parent, ResolveError, Resolver};
+use crate::sparse::{self, MapError, PaxSparse};
 use crate::stream::{classify, Decoder};
 use crate::whiteout::{self, Kind};
 use crate::{ArchiveError, ExtractOptions, LayerStats};
@@ -56,12 +59,38 @@ pub fn extract_layer<R: Read>(
         }
     };
 
-    let eof = Rc::new(Cell::new(false));
-    let stream = HashingReader::new(Decoder::open(input)?, eof.clone());
-    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, Guard::new(stream)));
+    let decoder = Decoder::open(input)?;
+    let max_entries = opts.max_entries;
+    let (done, diff_id) = pipe::run(decoder, move |reader| {
+        extract_tar(reader, root, max_entries, limit)
+    })?;
+    Ok(LayerStats {
+        diff_id,
+        size: done.size,
+        entries: done.entries,
+        warnings: done.warnings,
+    })
+}
+
+/// What the worker hands back.
+struct Done {
+    size: u64,
+    entries: u64,
+    warnings: Vec<String>,
+}
+
+/// The worker side: tar parsing and filesystem writes.
+fn extract_tar(
+    reader: ChannelReader,
+    root: OwnedFd,
+    max_entries: u64,
+    limit: Limit,
+) -> Result<Done, ArchiveError> {
+    let eof = reader.eof();
+    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, Guard::new(reader)));
     let mut ex = Extractor {
         resolver: Resolver::new(root),
-        max_entries: opts.max_entries,
+        max_entries,
         limit,
         declared: 0,
         size: 0,
@@ -73,29 +102,25 @@ pub fn extract_layer<R: Read>(
         link: Vec::new(),
         xattrs: Vec::new(),
         buf: vec![0; COPY_BUFFER],
-        eof: eof.clone(),
+        eof,
     };
     ex.run(&mut archive)?;
     ex.finish_dirs()?;
-
-    // The diff_id covers everything up to EOF: end-of-archive blocks,
-    // padding to a record size, and whatever else a producer appended.
-    let mut rest = archive.into_inner();
-    loop {
-        match rest.read(&mut ex.buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(classify(e, false)),
-        }
-    }
-    let diff_id = rest.into_inner().into_inner().finish();
-    Ok(LayerStats {
-        diff_id,
+    Ok(Done {
         size: ex.size,
         entries: ex.entries,
         warnings: ex.warnings,
     })
+}
+
+/// How a regular file's data lands on disk.
+enum Fill {
+    Dense,
+    /// Old GNU sparse entries: the tar crate expands holes to zeros, which
+    /// are turned back into holes.
+    ZeroScan,
+    /// PAX sparse entries: regions written at their offsets.
+    Map(PaxSparse),
 }
 
 enum Limit {
@@ -122,7 +147,7 @@ struct Extractor {
     link: Vec<u8>,
     xattrs: Xattrs,
     buf: Vec<u8>,
-    eof: Rc<Cell<bool>>,
+    eof: Arc<AtomicBool>,
 }
 
 /// What an entry handler needs to know about the entry besides its data.
@@ -147,9 +172,11 @@ impl Item<'_> {
 
 impl Extractor {
     fn run<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<(), ArchiveError> {
-        let entries = archive.entries().map_err(|e| classify(e, self.eof.get()))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| classify(e, self.eof.load(Ordering::Relaxed)))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| classify(e, self.eof.get()))?;
+            let mut entry = entry.map_err(|e| classify(e, self.eof.load(Ordering::Relaxed)))?;
             self.entry(&mut entry)?;
         }
         Ok(())
@@ -188,12 +215,20 @@ impl Extractor {
     ) -> Result<(), ArchiveError> {
         raw.clear();
         raw.extend_from_slice(&entry.path_bytes());
+        let mut meta = Meta::read(entry, &|| lossy(raw), xattrs)?;
+        let sparse = meta.sparse.take();
+        if let Some(sparse) = &sparse {
+            if let Some(real) = &sparse.name {
+                raw.clear();
+                raw.extend_from_slice(real);
+            }
+            self.charge(sparse.real_size)?;
+        }
         let name = || lossy(raw);
         check_name(raw, &name)?;
         if !clean_into(raw, path) {
             return Err(ArchiveError::Escape { entry: name() });
         }
-        let meta = Meta::read(entry, &name, xattrs)?;
         let item = Item {
             raw,
             path,
@@ -221,9 +256,18 @@ impl Extractor {
             }
         }
 
+        if let Some(sparse) = sparse {
+            if !matches!(kind, EntryType::Regular | EntryType::Continuous) {
+                return Err(ArchiveError::InvalidEntry {
+                    entry: item.name(),
+                    reason: "sparse records on an entry that is not a regular file".into(),
+                });
+            }
+            return self.regular(&item, entry, Fill::Map(sparse));
+        }
         match kind {
-            EntryType::Regular | EntryType::Continuous => self.regular(&item, entry, false),
-            EntryType::GNUSparse => self.regular(&item, entry, true),
+            EntryType::Regular | EntryType::Continuous => self.regular(&item, entry, Fill::Dense),
+            EntryType::GNUSparse => self.regular(&item, entry, Fill::ZeroScan),
             EntryType::Directory => self.directory(&item),
             EntryType::Symlink => {
                 let mut link = std::mem::take(&mut self.link);
@@ -325,7 +369,7 @@ impl Extractor {
         &mut self,
         item: &Item<'_>,
         data: &mut R,
-        sparse: bool,
+        fill: Fill,
     ) -> Result<(), ArchiveError> {
         let (parent_path, base) = item.parts();
         if base.is_empty() {
@@ -343,7 +387,11 @@ impl Extractor {
             )
         })?;
         let file = File::from(fd);
-        let written = self.copy(item, data, &file, sparse)?;
+        let written = match fill {
+            Fill::Dense => self.copy(item, data, &file, false)?,
+            Fill::ZeroScan => self.copy(item, data, &file, true)?,
+            Fill::Map(sparse) => self.copy_map(item, data, &file, sparse)?,
+        };
         self.size += written;
         item.meta.apply_fd(
             file.as_fd(),
@@ -369,7 +417,7 @@ impl Extractor {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(classify(e, self.eof.get())),
+                Err(e) => return Err(classify(e, self.eof.load(Ordering::Relaxed))),
             };
             let chunk = &self.buf[..n];
             if !(sparse && is_zero(chunk)) {
@@ -383,6 +431,29 @@ impl Extractor {
                 .map_err(|e| ArchiveError::entry("write", &item.name(), e))?;
         }
         Ok(offset)
+    }
+
+    fn copy_map<R: Read>(
+        &mut self,
+        item: &Item<'_>,
+        data: &mut R,
+        file: &File,
+        sparse: PaxSparse,
+    ) -> Result<u64, ArchiveError> {
+        let res = match sparse.map {
+            Some(map) => Ok(map),
+            None => sparse::read_map_v1(data),
+        }
+        .and_then(|map| sparse::copy_map(data, file, &map, sparse.real_size, &mut self.buf));
+        match res {
+            Ok(()) => Ok(sparse.real_size),
+            Err(MapError::Read(e)) => Err(classify(e, self.eof.load(Ordering::Relaxed))),
+            Err(MapError::Write(e)) => Err(ArchiveError::entry("write", &item.name(), e)),
+            Err(MapError::Invalid(reason)) => Err(ArchiveError::InvalidEntry {
+                entry: item.name(),
+                reason,
+            }),
+        }
     }
 
     fn directory(&mut self, item: &Item<'_>) -> Result<(), ArchiveError> {

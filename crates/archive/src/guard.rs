@@ -58,10 +58,6 @@ impl<R: Read> Guard<R> {
         }
     }
 
-    pub(crate) fn into_inner(self) -> R {
-        self.inner
-    }
-
     fn observe(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             match self.state {

@@ -16,8 +16,16 @@
 //!   merges.
 //! - Owners, modes (setuid/setgid/sticky included), xattrs and mtimes are
 //!   applied; directory mtimes last.
+//! - Sparse files (old GNU headers, and GNU's PAX formats 0.0/0.1/1.0 that
+//!   Go and so Docker read) keep their holes.
 //! - Declared data sizes are charged against a limit (the free space of
-//!   `dest` by default) before being written, and the entry count is capped.
+//!   `dest` by default) before being written, and the entry count is capped;
+//!   GNU long names and PAX blocks over 1 MiB are refused before the parser
+//!   buffers them.
+//!
+//! The input is read, decompressed and hashed on the calling thread while a
+//! scoped helper thread parses the tar and writes files, so decompression
+//! overlaps filesystem work; the input does not need to be `Send`.
 //!
 //! On error nothing outside `dest` has been touched; `dest` itself is left
 //! half-filled for the caller to delete.
@@ -32,7 +40,9 @@ mod error;
 mod extract;
 mod guard;
 mod meta;
+mod pipe;
 mod resolve;
+mod sparse;
 mod stream;
 mod whiteout;
 

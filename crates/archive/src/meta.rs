@@ -13,6 +13,7 @@ use rustix::fs::{self as rfs, AtFlags, Gid, Mode, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
 use crate::error::lossy;
+use crate::sparse::{PaxSparse, Records as SparseRecords};
 use crate::whiteout::is_overlay_xattr;
 use crate::ArchiveError;
 
@@ -26,6 +27,8 @@ pub(crate) struct Meta {
     pub(crate) mtime: Timespec,
     pub(crate) major: u32,
     pub(crate) minor: u32,
+    /// Set for GNU sparse files in PAX form.
+    pub(crate) sparse: Option<PaxSparse>,
 }
 
 /// Extended attributes of the current entry; reused across entries.
@@ -81,6 +84,8 @@ impl Meta {
         };
 
         xattrs.clear();
+        let stored = entry.size();
+        let mut sparse = SparseRecords::default();
         let pax = entry
             .pax_extensions()
             .map_err(|e| bad(format!("unreadable PAX records: {e}")))?;
@@ -104,14 +109,12 @@ impl Meta {
                     if let Some(t) = parse_pax_time(ext.value_bytes()) {
                         mtime = t;
                     }
-                } else if key.starts_with(b"GNU.sparse.") {
-                    return Err(ArchiveError::UnsupportedEntry {
-                        entry: name(),
-                        kind: "PAX sparse file".into(),
-                    });
+                } else {
+                    sparse.record(key, ext.value_bytes());
                 }
             }
         }
+        let sparse = sparse.finish(stored).map_err(bad)?;
         Ok(Meta {
             mode,
             uid,
@@ -119,6 +122,7 @@ impl Meta {
             mtime,
             major,
             minor,
+            sparse,
         })
     }
 

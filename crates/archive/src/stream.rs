@@ -88,6 +88,21 @@ pub(crate) fn classify(err: io::Error, eof: bool) -> ArchiveError {
     ArchiveError::InvalidTar(err.to_string())
 }
 
+/// [`classify`] for an error that must also be passed on: tagged errors are
+/// rebuilt from their tag, untagged ones from their text.
+pub(crate) fn classify_ref(err: &io::Error) -> ArchiveError {
+    match StreamError::from_io(err) {
+        Some(StreamError::Input(e)) => ArchiveError::Read(io::Error::new(e.kind(), e.to_string())),
+        Some(StreamError::Truncated(what)) => ArchiveError::Truncated(what),
+        Some(StreamError::Corrupt(format, message)) => ArchiveError::Corrupt {
+            format,
+            message: message.clone(),
+        },
+        Some(StreamError::Structure(msg)) => ArchiveError::InvalidTar(msg.clone()),
+        None => ArchiveError::Read(io::Error::new(err.kind(), err.to_string())),
+    }
+}
+
 /// Marks errors of the caller's reader so they are reported as read errors,
 /// even after passing through a decoder.
 pub(crate) struct InputReader<R>(R);

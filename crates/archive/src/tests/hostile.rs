@@ -80,6 +80,14 @@ fn absolute_symlink_then_write_through_it() {
 #[test]
 fn relative_symlink_climbing_out() {
     let mut t = Tar::new();
+    t.symlink("a", "../..").file("a/x", 0o644, b"escaped");
+    let (_, err) = refuse(&t.finish());
+    assert_eq!(
+        err.to_string(),
+        "layer entry \"a/x\" goes through symlink \"a\""
+    );
+
+    let mut t = Tar::new();
     t.dir("d/", 0o755)
         .symlink("d/up", "../../..")
         .file("d/up/x", 0o644, b"escaped");
@@ -144,12 +152,13 @@ fn file_over_symlink_replaces_the_link() {
 #[test]
 fn hardlink_outside_the_layer() {
     let mut t = Tar::new();
-    t.hardlink("x", "../../etc/shadow", 0o644);
-    let (_, err) = refuse(&t.finish());
+    t.hardlink("x", "../../etc/passwd", 0o644);
+    let (s, err) = refuse(&t.finish());
     assert_eq!(
         err.to_string(),
-        "hardlink \"x\" points outside the layer (\"../../etc/shadow\")"
+        "hardlink \"x\" points outside the layer (\"../../etc/passwd\")"
     );
+    assert!(!s.path("x").exists());
 }
 
 #[test]
@@ -446,4 +455,29 @@ fn bad_names() {
     t.file("./", 0o644, b"");
     let (_, err) = refuse(&t.finish());
     assert!(matches!(err, ArchiveError::ReplacesRoot { .. }), "{err}");
+}
+
+#[test]
+fn hostile_pax_sparse() {
+    // A terabyte declared in a few hundred bytes.
+    let mut t = Tar::new();
+    super::normal::pax_sparse_v1(&mut t, "big", 1 << 40, &[(0, b"x")]);
+    let (s, err) = refuse(&t.finish());
+    assert!(matches!(err, ArchiveError::NoSpace { .. }), "{err}");
+    assert!(!s.path("big").exists());
+
+    // Regions past the declared size, or overlapping.
+    for map in [&b"5000,3"[..], b"0,4,2,4", b"18446744073709551615,2"] {
+        let mut t = Tar::new();
+        t.pax(&[("GNU.sparse.size", b"5001"), ("GNU.sparse.map", map)])
+            .file("GNUSparseFile.1/f", 0o644, b"abcdefgh");
+        let (_, err) = refuse(&t.finish());
+        assert!(matches!(err, ArchiveError::InvalidEntry { .. }), "{err}");
+    }
+
+    // The real name is checked like any other.
+    let mut t = Tar::new();
+    super::normal::pax_sparse_v1(&mut t, "../../etc/passwd", 10, &[(0, b"x")]);
+    let (_, err) = refuse(&t.finish());
+    assert!(matches!(err, ArchiveError::Escape { .. }), "{err}");
 }

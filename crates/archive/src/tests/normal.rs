@@ -353,3 +353,67 @@ fn trusted_xattrs_other_than_overlay_are_applied() {
     assert_eq!(xattr(&s.path("f"), "trusted.kujira").unwrap(), b"v");
     assert_eq!(xattr(&s.path("dir"), "user.dir").unwrap(), b"d");
 }
+
+/// A GNU sparse 1.0 entry as GNU tar writes it with `--sparse`.
+pub(crate) fn pax_sparse_v1(t: &mut Tar, name: &str, real: u64, regions: &[(u64, &[u8])]) {
+    let real = real.to_string();
+    t.pax(&[
+        ("GNU.sparse.major", b"1"),
+        ("GNU.sparse.minor", b"0"),
+        ("GNU.sparse.name", name.as_bytes()),
+        ("GNU.sparse.realsize", real.as_bytes()),
+    ]);
+    let mut map = format!("{}\n", regions.len());
+    for (offset, data) in regions {
+        map += &format!("{offset}\n{}\n", data.len());
+    }
+    let mut body = map.into_bytes();
+    body.resize(body.len().div_ceil(512) * 512, 0);
+    for (_, data) in regions {
+        body.extend_from_slice(data);
+    }
+    t.file("GNUSparseFile.123/stored-name", 0o644, &body);
+}
+
+#[test]
+fn pax_sparse_files() {
+    let mut t = Tar::new();
+    pax_sparse_v1(
+        &mut t,
+        "var/log/lastlog",
+        32 << 20,
+        &[
+            (0, b"head"),
+            (8 << 20, b"middle"),
+            ((32 << 20) - 4, b"tail"),
+        ],
+    );
+    // Format 0.1: the map is a record.
+    t.pax(&[
+        ("GNU.sparse.name", b"v01"),
+        ("GNU.sparse.size", b"10000"),
+        ("GNU.sparse.numblocks", b"1"),
+        ("GNU.sparse.map", b"5000,3"),
+    ])
+    .file("GNUSparseFile.1/v01", 0o600, b"abc")
+    .file("after", 0o644, b"ok");
+    let s = Scratch::new();
+    let stats = s.extract(&t.finish()).unwrap();
+
+    let lastlog = fs::read(s.path("var/log/lastlog")).unwrap();
+    assert_eq!(lastlog.len(), 32 << 20);
+    assert_eq!(&lastlog[..4], b"head");
+    assert_eq!(&lastlog[8 << 20..(8 << 20) + 6], b"middle");
+    assert_eq!(&lastlog[lastlog.len() - 4..], b"tail");
+    assert_eq!(lastlog.iter().filter(|&&b| b != 0).count(), 14);
+    let md = fs::metadata(s.path("var/log/lastlog")).unwrap();
+    assert!(md.blocks() * 512 < 1 << 20, "holes were written");
+
+    let v01 = fs::read(s.path("v01")).unwrap();
+    assert_eq!(v01.len(), 10000);
+    assert_eq!(&v01[5000..5003], b"abc");
+    assert_eq!(fs::metadata(s.path("v01")).unwrap().mode() & 0o777, 0o600);
+    assert!(!s.path("GNUSparseFile.123").exists());
+    assert_eq!(fs::read(s.path("after")).unwrap(), b"ok");
+    assert_eq!(stats.size, (32 << 20) + 10000 + 2);
+}

@@ -181,3 +181,16 @@ fn overlay_metadata_is_never_written() {
     again.extract(&out).unwrap();
     assert_eq!(xattr(&again.path("d"), "user.keep").unwrap(), b"1");
 }
+
+#[test]
+fn sockets_are_skipped_with_a_warning() {
+    let s = Scratch::new();
+    fs::write(s.path("file"), b"f").unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(s.path("sock")).unwrap();
+    let mut out = Vec::new();
+    let stats = write_layer(&s.dest, &mut out).unwrap();
+    assert_eq!(stats.entries, 1);
+    assert_eq!(names(&out), vec!["file".to_string()]);
+    assert_eq!(stats.warnings.len(), 1);
+    assert!(stats.warnings[0].contains("socket"), "{:?}", stats.warnings);
+}
