@@ -481,3 +481,41 @@ fn hostile_pax_sparse() {
     let (_, err) = refuse(&t.finish());
     assert!(matches!(err, ArchiveError::Escape { .. }), "{err}");
 }
+
+/// Fails after handing over `ok` bytes; holds an Rc so it is not Send,
+/// like an entry of an outer archive that `load` passes in.
+struct Flaky<'a> {
+    data: &'a [u8],
+    ok: usize,
+    _not_send: std::rc::Rc<()>,
+}
+
+impl std::io::Read for Flaky<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("network down"));
+        }
+        let n = buf.len().min(self.ok).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn input_errors_are_read_errors() {
+    let mut t = Tar::new();
+    t.file("big", 0o644, &vec![3u8; 300_000]);
+    let data = t.finish();
+    for input in [data.clone(), gzip(&data)] {
+        let s = Scratch::new();
+        let flaky = Flaky {
+            data: &input,
+            ok: input.len() / 2,
+            _not_send: std::rc::Rc::new(()),
+        };
+        let err = crate::extract_layer(flaky, &s.dest, &ExtractOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), "cannot read layer: network down");
+    }
+}
