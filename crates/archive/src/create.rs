@@ -52,9 +52,10 @@ pub fn write_layer<W: Write>(dir: &Path, out: W) -> Result<LayerStats, ArchiveEr
     let hashing = buffered
         .into_inner()
         .map_err(|e| ArchiveError::Write(e.into_error()))?;
-    let diff_id = hashing.finish().map_err(ArchiveError::Write)?;
+    let (diff_id, tar_size) = hashing.finish().map_err(ArchiveError::Write)?;
     Ok(LayerStats {
         diff_id,
+        tar_size,
         size: w.size,
         entries: w.entries,
         warnings: w.warnings,

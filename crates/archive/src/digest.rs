@@ -16,6 +16,7 @@ pub(crate) fn format_digest(hasher: Sha256) -> String {
 pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
+    count: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -23,12 +24,14 @@ impl<W: Write> HashingWriter<W> {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
+            count: 0,
         }
     }
 
-    pub(crate) fn finish(mut self) -> io::Result<String> {
+    /// The digest and the number of bytes written.
+    pub(crate) fn finish(mut self) -> io::Result<(String, u64)> {
         self.inner.flush()?;
-        Ok(format_digest(self.hasher))
+        Ok((format_digest(self.hasher), self.count))
     }
 }
 
@@ -36,6 +39,7 @@ impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
+        self.count += n as u64;
         Ok(n)
     }
 

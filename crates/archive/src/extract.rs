@@ -61,11 +61,12 @@ pub fn extract_layer<R: Read>(
 
     let decoder = Decoder::open(input)?;
     let max_entries = opts.max_entries;
-    let (done, diff_id) = pipe::run(decoder, move |reader| {
+    let (done, diff_id, tar_size) = pipe::run(decoder, move |reader| {
         extract_tar(reader, root, max_entries, limit)
     })?;
     Ok(LayerStats {
         diff_id,
+        tar_size,
         size: done.size,
         entries: done.entries,
         warnings: done.warnings,

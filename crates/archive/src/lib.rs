@@ -77,6 +77,8 @@ impl Default for ExtractOptions {
 pub struct LayerStats {
     /// `sha256:<hex>` of the whole uncompressed tar stream, read to EOF.
     pub diff_id: String,
+    /// Length of the uncompressed tar stream (what the diff_id hashes).
+    pub tar_size: u64,
     /// Docker's layer size: st_size of every non-directory written, hardlinks
     /// counted once, symlinks by target length, whiteouts as 0.
     pub size: u64,

@@ -84,8 +84,8 @@ impl Read for ChannelReader {
 
 /// Feeds `input` to `worker` on another thread, hashing every byte read
 /// until EOF (also past the point where the worker stops reading), and
-/// returns the worker's result with the `sha256:` digest.
-pub(crate) fn run<R, T, F>(mut input: R, worker: F) -> Result<(T, String), ArchiveError>
+/// returns the worker's result with the `sha256:` digest and the byte count.
+pub(crate) fn run<R, T, F>(mut input: R, worker: F) -> Result<(T, String, u64), ArchiveError>
 where
     R: Read,
     T: Send,
@@ -102,6 +102,7 @@ where
         eof: Arc::new(AtomicBool::new(false)),
     };
     let mut hasher = Sha256::new();
+    let mut total = 0u64;
     let outcome = thread::scope(|scope| {
         let mut worker = Some(scope.spawn(move || worker(reader)));
         let join = |handle: thread::ScopedJoinHandle<'_, Result<T, ArchiveError>>| {
@@ -130,6 +131,7 @@ where
                 }
             };
             hasher.update(&buf[..n]);
+            total += n as u64;
             if let Some(handle) = worker.take() {
                 buf.truncate(n);
                 if tx.send(Msg::Data(buf)).is_ok() {
@@ -148,5 +150,5 @@ where
         }
         outcome.ok_or_else(|| ArchiveError::InvalidTar("extraction did not finish".into()))
     })?;
-    Ok((outcome, format_digest(hasher)))
+    Ok((outcome, format_digest(hasher), total))
 }

@@ -75,7 +75,8 @@ impl BlobStore {
             return Ok(actual);
         }
         let mut w = self.writer()?;
-        w.write_all(bytes).map_err(|e| StoreError::io(&w.tmp_path, e))?;
+        w.write_all(bytes)
+            .map_err(|e| StoreError::io(&w.tmp_path, e))?;
         w.commit(Some(&actual)).map(|(d, _)| d)
     }
 

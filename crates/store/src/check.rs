@@ -28,7 +28,9 @@ impl Store {
         let conn = self.meta.conn();
         let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if integrity != "ok" {
-            report.problems.push(format!("metadata database: {integrity}"));
+            report
+                .problems
+                .push(format!("metadata database: {integrity}"));
         }
         let mut st = conn.prepare("PRAGMA foreign_key_check")?;
         let fk: Vec<String> = st
@@ -53,9 +55,9 @@ impl Store {
                 std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| StoreError::io(&p, e))?;
                 let (actual, n, _) = r.finish();
                 if actual != *digest || n != *size {
-                    report
-                        .problems
-                        .push(format!("blob {digest} is corrupt (content hashes to {actual}, {n} bytes)"));
+                    report.problems.push(format!(
+                        "blob {digest} is corrupt (content hashes to {actual}, {n} bytes)"
+                    ));
                 }
             }
         }
@@ -97,9 +99,10 @@ impl Store {
             }
         }
         for dir in self.tmp.stale()? {
-            report
-                .garbage
-                .push(format!("scratch directory {} from an interrupted operation", dir.display()));
+            report.garbage.push(format!(
+                "scratch directory {} from an interrupted operation",
+                dir.display()
+            ));
         }
         Ok(report)
     }
@@ -116,21 +119,28 @@ fn check_config_layers(
     let path = store.blobs.path(id);
     match store.blobs.open(id) {
         Ok(mut f) => {
-            f.read_to_end(&mut bytes).map_err(|e| StoreError::io(&path, e))?;
+            f.read_to_end(&mut bytes)
+                .map_err(|e| StoreError::io(&path, e))?;
         }
         Err(_) => {
-            report.problems.push(format!("image {id}: config blob missing"));
+            report
+                .problems
+                .push(format!("image {id}: config blob missing"));
             return Ok(());
         }
     }
     if Digest::of(&bytes) != *id {
-        report.problems.push(format!("image {id}: config blob is corrupt"));
+        report
+            .problems
+            .push(format!("image {id}: config blob is corrupt"));
         return Ok(());
     }
     let config: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => {
-            report.problems.push(format!("image {id}: config is not JSON: {e}"));
+            report
+                .problems
+                .push(format!("image {id}: config is not JSON: {e}"));
             return Ok(());
         }
     };
@@ -140,16 +150,17 @@ fn check_config_layers(
         .unwrap_or_default();
     let recorded: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     if diff_ids != recorded {
-        report
-            .problems
-            .push(format!("image {id}: recorded layers differ from its config's diff IDs"));
+        report.problems.push(format!(
+            "image {id}: recorded layers differ from its config's diff IDs"
+        ));
     }
     let chains = crate::chain_ids(&layers.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>());
     for (l, c) in layers.iter().zip(chains) {
         if l.chain_id != c {
-            report
-                .problems
-                .push(format!("image {id}: layer {} has a wrong chain ID", l.chain_id));
+            report.problems.push(format!(
+                "image {id}: layer {} has a wrong chain ID",
+                l.chain_id
+            ));
         }
     }
     Ok(())

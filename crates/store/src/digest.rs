@@ -17,7 +17,11 @@ impl Digest {
         let hex = s
             .strip_prefix("sha256:")
             .ok_or_else(|| StoreError::InvalidDigest(s.to_string()))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(StoreError::InvalidDigest(s.to_string()));
         }
         Ok(Digest(s.to_string()))
@@ -151,7 +155,13 @@ mod tests {
         );
         assert_eq!(d.short(), "e3b0c44298fc");
         assert!(Digest::parse(d.as_str()).is_ok());
-        for bad in ["", "sha256:", "sha256:E3B0", "md5:00", &format!("sha256:{}g", &d.hex()[1..])] {
+        for bad in [
+            "",
+            "sha256:",
+            "sha256:E3B0",
+            "md5:00",
+            &format!("sha256:{}g", &d.hex()[1..]),
+        ] {
             assert!(Digest::parse(bad).is_err(), "{bad}");
         }
     }

@@ -33,6 +33,10 @@ impl Store {
             scratch: self.tmp.clean_stale()?,
             ..GcReport::default()
         };
+        let (layers, blobs) = self.meta.sweep_unreferenced()?;
+        report.layers += layers.len();
+        report.blobs += blobs.len();
+        self.remove_content(&layers, &blobs)?;
         let layer_rows: HashSet<Digest> = self.meta.layers()?.into_iter().map(|(d, _)| d).collect();
         for chain in self.layers.list()? {
             if !layer_rows.contains(&chain) {

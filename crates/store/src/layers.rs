@@ -15,15 +15,6 @@ pub struct LayerStore {
     tmp: TmpArea,
 }
 
-/// What happened when a layer was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Created {
-    /// This call extracted it.
-    New,
-    /// It was already there (possibly extracted meanwhile by another process).
-    Existing,
-}
-
 impl LayerStore {
     pub(crate) fn new(dir: PathBuf, locks: PathBuf, tmp: TmpArea) -> LayerStore {
         LayerStore { dir, locks, tmp }
@@ -38,21 +29,23 @@ impl LayerStore {
         self.dir.join(chain_id.hex()).is_dir()
     }
 
-    /// Makes sure the layer exists, running `fill` on an empty directory to build it if
-    /// it does not. A per-layer lock means two processes needing the same layer extract
-    /// it once: the second waits, then finds it present.
-    pub fn ensure<T, E>(
+    /// Takes the per-layer lock. Whoever holds it decides whether the layer must be
+    /// extracted, so two processes needing the same layer extract it once.
+    pub fn lock(&self, chain_id: &Digest) -> Result<StoreLock, StoreError> {
+        StoreLock::exclusive(&self.locks.join(format!("layer-{}.lock", chain_id.hex())))
+    }
+
+    /// Builds the layer by running `fill` on an empty directory in the scratch area,
+    /// then renames it into place. Any directory already under that name (left by a
+    /// crash before its metadata was written) is replaced. Call with the layer locked.
+    pub fn create<T, E>(
         &self,
         chain_id: &Digest,
         fill: impl FnOnce(&Path) -> Result<T, E>,
-    ) -> Result<(Created, Option<T>), E>
+    ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let _lock = StoreLock::exclusive(&self.locks.join(format!("layer-{}.lock", chain_id.hex())))?;
-        if self.exists(chain_id) {
-            return Ok((Created::Existing, None));
-        }
         let work = self.tmp.path("layer")?;
         let diff = work.join("diff");
         fs::create_dir_all(&diff).map_err(|e| StoreError::io(&diff, e))?;
@@ -63,12 +56,20 @@ impl LayerStore {
                 return Err(e);
             }
         };
+        self.install(chain_id, &work)?;
+        Ok(value)
+    }
+
+    /// Moves a directory built in the scratch area (holding `diff/`) into place as
+    /// the layer `chain_id`. Call with the layer locked.
+    pub fn install(&self, chain_id: &Digest, work: &Path) -> Result<(), StoreError> {
+        self.remove(chain_id)?;
         let dest = self.dir.join(chain_id.hex());
-        if let Err(e) = fs::rename(&work, &dest) {
-            let _ = remove_tree(&work);
-            return Err(StoreError::io(&dest, e).into());
+        if let Err(e) = fs::rename(work, &dest) {
+            let _ = remove_tree(work);
+            return Err(StoreError::io(&dest, e));
         }
-        Ok((Created::New, Some(value)))
+        Ok(())
     }
 
     /// Removes a layer directory: renamed out of sight first, so a crash mid-delete
@@ -81,7 +82,6 @@ impl LayerStore {
         let away = self.tmp.path("deleted-layer")?;
         fs::rename(&src, &away).map_err(|e| StoreError::io(&src, e))?;
         remove_tree(&away)?;
-        let _ = fs::remove_file(self.locks.join(format!("layer-{}.lock", chain_id.hex())));
         Ok(())
     }
 
@@ -109,7 +109,9 @@ pub fn tree_size(root: &Path) -> Result<u64, StoreError> {
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
             let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
-            let md = entry.metadata().map_err(|e| StoreError::io(&entry.path(), e))?;
+            let md = entry
+                .metadata()
+                .map_err(|e| StoreError::io(&entry.path(), e))?;
             if md.is_dir() {
                 stack.push(entry.path());
             } else if md.size() > 0 && seen.insert(md.ino()) {

@@ -40,14 +40,14 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for sub in ["", "blobs/sha256", "layers", "tmp", "locks"] {
+        for sub in ["", "blobs/sha256", "layers", "tmp", "run/locks"] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
         let tmp = TmpArea::new(root.join("tmp"))?;
         Ok(Store {
             blobs: BlobStore::new(root.join("blobs/sha256"), tmp.clone()),
-            layers: LayerStore::new(root.join("layers"), root.join("locks"), tmp.clone()),
+            layers: LayerStore::new(root.join("layers"), root.join("run/locks"), tmp.clone()),
             meta: Metadata::open(&root.join("kujira.db"))?,
             tmp,
             root: root.to_path_buf(),
@@ -61,18 +61,51 @@ impl Store {
     /// Shared lock held while content is being added: garbage collection takes the
     /// exclusive one, so it never deletes a layer a concurrent load is about to reference.
     pub fn lock_shared(&self) -> Result<StoreLock, StoreError> {
-        StoreLock::shared(&self.root.join("locks/store.lock"))
+        StoreLock::shared(&self.root.join("run/locks/store.lock"))
     }
 
     pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
-        StoreLock::exclusive(&self.root.join("locks/store.lock"))
+        StoreLock::exclusive(&self.root.join("run/locks/store.lock"))
     }
 
-    /// Flushes everything written to the store's filesystem so far. One `syncfs` is far
-    /// cheaper than an fsync per extracted file and gives the same guarantee at the point
-    /// that matters: right before metadata makes new content visible.
     pub fn sync(&self) -> Result<(), StoreError> {
-        let dir = fs::File::open(&self.root).map_err(|e| StoreError::io(&self.root, e))?;
-        nix::unistd::syncfs(&dir).map_err(|e| StoreError::io(&self.root, e.into()))
+        sync_fs(&self.root)
     }
+
+    /// The content stores without the metadata connection, shareable across the
+    /// threads that extract layers in parallel (each opens its own connection).
+    pub fn content(&self) -> Content<'_> {
+        Content {
+            root: &self.root,
+            blobs: &self.blobs,
+            layers: &self.layers,
+        }
+    }
+}
+
+/// Blobs and layers of one store, `Sync`.
+#[derive(Clone, Copy)]
+pub struct Content<'a> {
+    pub root: &'a Path,
+    pub blobs: &'a BlobStore,
+    pub layers: &'a LayerStore,
+}
+
+impl Content<'_> {
+    /// A new metadata connection to the same store.
+    pub fn metadata(&self) -> Result<Metadata, StoreError> {
+        Metadata::open(&self.root.join("kujira.db"))
+    }
+
+    pub fn sync(&self) -> Result<(), StoreError> {
+        sync_fs(self.root)
+    }
+}
+
+/// Flushes everything written to the store's filesystem so far. One `syncfs` is far
+/// cheaper than an fsync per extracted file and gives the same guarantee at the point
+/// that matters: right before metadata makes new content visible.
+fn sync_fs(root: &Path) -> Result<(), StoreError> {
+    let dir = fs::File::open(root).map_err(|e| StoreError::io(root, e))?;
+    nix::unistd::syncfs(&dir).map_err(|e| StoreError::io(root, e.into()))
 }

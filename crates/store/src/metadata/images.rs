@@ -199,7 +199,13 @@ impl Metadata {
     }
 
     /// Points `name` at `image`. Returns the image it pointed at before, if another.
-    pub fn tag(&self, name: &str, repo: &str, tag: &str, image: &Digest) -> Result<Option<Digest>, StoreError> {
+    pub fn tag(
+        &self,
+        name: &str,
+        repo: &str,
+        tag: &str,
+        image: &Digest,
+    ) -> Result<Option<Digest>, StoreError> {
         let tx = self.conn().unchecked_transaction()?;
         let prev = set_tag(&tx, name, repo, tag, image)?;
         tx.commit()?;
@@ -207,7 +213,10 @@ impl Metadata {
     }
 
     pub fn untag(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM tags WHERE name = ?1", [name])? > 0)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM tags WHERE name = ?1", [name])?
+            > 0)
     }
 
     pub fn images(&self) -> Result<Vec<ImageRow>, StoreError> {
@@ -257,7 +266,9 @@ impl Metadata {
 
     pub fn tag_target(&self, name: &str) -> Result<Option<Digest>, StoreError> {
         self.conn()
-            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| digest_col(r, 0))
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+                digest_col(r, 0)
+            })
             .optional()
             .map_err(Into::into)
     }
@@ -272,9 +283,9 @@ impl Metadata {
 
     /// `(repo, digest, image)` for every recorded repository digest.
     pub fn repo_digests(&self) -> Result<Vec<(String, String, Digest)>, StoreError> {
-        let mut st = self
-            .conn()
-            .prepare_cached("SELECT repo, digest, image_id FROM repo_digests ORDER BY repo, digest")?;
+        let mut st = self.conn().prepare_cached(
+            "SELECT repo, digest, image_id FROM repo_digests ORDER BY repo, digest",
+        )?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, digest_col(r, 2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -302,7 +313,9 @@ impl Metadata {
 
     /// `(chain_id, size)` of every layer row.
     pub fn layers(&self) -> Result<Vec<(Digest, u64)>, StoreError> {
-        let mut st = self.conn().prepare_cached("SELECT chain_id, size FROM layers")?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT chain_id, size FROM layers")?;
         let rows = st.query_map([], |r| Ok((digest_col(r, 0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -317,7 +330,9 @@ impl Metadata {
     }
 
     pub fn blobs(&self) -> Result<Vec<(Digest, u64)>, StoreError> {
-        let mut st = self.conn().prepare_cached("SELECT digest, size FROM blobs")?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT digest, size FROM blobs")?;
         let rows = st.query_map([], |r| Ok((digest_col(r, 0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -328,8 +343,14 @@ impl Metadata {
     pub fn delete_image(&self, id: &Digest) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
         let tx = self.conn().unchecked_transaction()?;
         tx.execute("DELETE FROM tags WHERE image_id = ?1", [id.as_str()])?;
-        tx.execute("DELETE FROM image_layers WHERE image_id = ?1", [id.as_str()])?;
-        tx.execute("DELETE FROM repo_digests WHERE image_id = ?1", [id.as_str()])?;
+        tx.execute(
+            "DELETE FROM image_layers WHERE image_id = ?1",
+            [id.as_str()],
+        )?;
+        tx.execute(
+            "DELETE FROM repo_digests WHERE image_id = ?1",
+            [id.as_str()],
+        )?;
         tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
         let (layers, blobs) = sweep(&tx)?;
         tx.commit()?;
@@ -377,7 +398,9 @@ fn set_tag(
     image: &Digest,
 ) -> Result<Option<Digest>, StoreError> {
     let prev: Option<String> = tx
-        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
         .optional()?;
     tx.execute(
         "INSERT OR REPLACE INTO tags (name, repo, tag, image_id) VALUES (?1, ?2, ?3, ?4)",
@@ -391,4 +414,149 @@ fn set_tag(
         Some(p) if p != image.as_str() => Some(Digest::parse(&p)?),
         _ => None,
     })
+}
+
+impl Metadata {
+    /// The recorded layer with this chain ID, if any.
+    pub fn layer(&self, chain_id: &Digest) -> Result<Option<(Digest, u64, u64)>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT diff_id, size, tar_size FROM layers WHERE chain_id = ?1",
+                [chain_id.as_str()],
+                |r| {
+                    Ok((
+                        digest_col(r, 0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM blobs WHERE digest = ?1",
+                [digest.as_str()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Records a freshly extracted layer and the blob it came from, so that another
+    /// process waiting on the layer lock finds it and a retried load reuses it. Until an
+    /// image references them, garbage collection may take them back.
+    pub fn add_layer(&self, layer: &NewLayer, parent: Option<&Digest>) -> Result<(), StoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO blobs (digest, size, media_type) VALUES (?1, ?2, ?3)",
+            params![
+                layer.blob.as_str(),
+                layer.blob_size as i64,
+                layer.media_type
+            ],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size, tar_size) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                layer.chain_id.as_str(),
+                layer.diff_id.as_str(),
+                parent.map(|p| p.as_str()),
+                layer.size as i64,
+                layer.tar_size as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn add_blob(&self, digest: &Digest, size: u64, media_type: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO blobs (digest, size, media_type) VALUES (?1, ?2, ?3)",
+            params![digest.as_str(), size as i64, media_type],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes layer and blob rows no image references (garbage from interrupted
+    /// operations); returns them so their files can be removed.
+    pub fn sweep_unreferenced(&self) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let out = sweep(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl Metadata {
+    /// `(size, media type)` of a recorded blob.
+    pub fn blob(&self, digest: &Digest) -> Result<Option<(u64, String)>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT size, media_type FROM blobs WHERE digest = ?1",
+                [digest.as_str()],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+}
+
+impl Metadata {
+    /// Rolls back what a failed operation added: of the given layers and blobs, deletes
+    /// the rows nothing references. Returns the layers and blobs whose files may go
+    /// (blobs without any row included, e.g. a config stored just before the failure).
+    pub fn delete_unreferenced(
+        &self,
+        layers: &[Digest],
+        blobs: &[Digest],
+    ) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        let mut gone_layers = Vec::new();
+        for l in layers {
+            let n = tx.execute(
+                "DELETE FROM layers WHERE chain_id = ?1
+                 AND chain_id NOT IN (SELECT chain_id FROM image_layers)",
+                [l.as_str()],
+            )?;
+            let still: bool = tx
+                .query_row(
+                    "SELECT 1 FROM layers WHERE chain_id = ?1",
+                    [l.as_str()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if n > 0 || !still {
+                gone_layers.push(l.clone());
+            }
+        }
+        let mut gone_blobs = Vec::new();
+        for b in blobs {
+            tx.execute(
+                "DELETE FROM blobs WHERE digest = ?1
+                 AND digest NOT IN (SELECT blob FROM image_layers)
+                 AND digest NOT IN (SELECT id FROM images)
+                 AND digest NOT IN (SELECT manifest FROM images WHERE manifest IS NOT NULL)",
+                [b.as_str()],
+            )?;
+            let still: bool = tx
+                .query_row(
+                    "SELECT 1 FROM blobs WHERE digest = ?1",
+                    [b.as_str()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !still {
+                gone_blobs.push(b.clone());
+            }
+        }
+        tx.commit()?;
+        Ok((gone_layers, gone_blobs))
+    }
 }

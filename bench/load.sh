@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Benchmark: `kujira load` of a >=150 MB multi-layer docker-archive against
+# `skopeo copy docker-archive:… oci:…` of the same file, each into a fresh directory
+# (the disk here discards on delete, so nothing is deleted between runs).
+# Usage: bench/load.sh [path/to/kujira]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KUJIRA=${1:-}
+if [[ -z "$KUJIRA" ]]; then
+    cargo build --release --locked --bin kujira >&2
+    KUJIRA="$PWD/target/release/kujira"
+fi
+LAYERS=${LAYERS:-4}
+LAYER_MB=${LAYER_MB:-40}
+work=$(mktemp -d /tmp/kujira-bench-load.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# A multi-layer image: random (incompressible) data plus many small files per layer,
+# made with umoci, exported to docker-archive with skopeo.
+umoci init --layout "$work/layout" >/dev/null
+umoci new --image "$work/layout:bench" >/dev/null
+for l in $(seq 1 "$LAYERS"); do
+    rm -rf "$work/bundle"
+    umoci unpack --image "$work/layout:bench" "$work/bundle" >/dev/null
+    mkdir -p "$work/bundle/rootfs/layer$l/small"
+    head -c $((LAYER_MB * 1000 * 1000)) /dev/urandom >"$work/bundle/rootfs/layer$l/blob"
+    for f in $(seq 1 500); do echo "file $f of layer $l" >"$work/bundle/rootfs/layer$l/small/f$f"; done
+    umoci repack --image "$work/layout:bench" "$work/bundle" >/dev/null
+done
+skopeo copy --quiet "oci:$work/layout:bench" "docker-archive:$work/bench.tar:bench:latest"
+ls -l "$work/bench.tar" >&2
+
+hyperfine -N --runs 5 --export-markdown "$work/load.md" \
+    --prepare "mkdir -p $work/runs" \
+    -n "kujira load" "bash -c 'KUJIRA_ROOT=\$(mktemp -d -p $work/runs) exec $KUJIRA load -q -i $work/bench.tar'" \
+    -n "skopeo copy docker-archive: oci:" "bash -c 'exec skopeo copy --quiet docker-archive:$work/bench.tar oci:\$(mktemp -d -p $work/runs):bench'" >&2
+cat "$work/load.md"

@@ -1,0 +1,22 @@
+//! Image services: getting images into the store (load, import), out of it (save),
+//! naming them (tag), looking at them (list, inspect, history) and removing them
+//! (rmi, prune).
+
+pub mod changes;
+pub mod config;
+pub mod history;
+pub mod import;
+mod ingest;
+pub mod inspect;
+pub mod list;
+pub mod load;
+pub mod prune;
+mod register;
+pub mod remove;
+pub mod resolve;
+mod rollback;
+pub mod save;
+pub mod tag;
+
+pub use ingest::LayerSource;
+pub use register::Registered;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# kujira's main job, end to end, on a fresh machine with no internet: install what is
+# needed, build kujira, make an image from Debian's busybox-static with no registry,
+# and use the image commands the tutorials teach on it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cargo build --locked --release --bin kujira
+KUJIRA="$PWD/target/release/kujira"
+export KUJIRA_ROOT="${KUJIRA_ROOT:-$(mktemp -d /tmp/kujira-demo.XXXXXX)}"
+work=$(mktemp -d /tmp/kujira-demo-work.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+# A busybox root filesystem, as a tarball: the whole OS of our first image.
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+cp /bin/busybox "$work/rootfs/bin/busybox"
+for app in sh ls cat echo true false sleep env id wget httpd mkdir rm uname; do
+    ln -sf busybox "$work/rootfs/bin/$app"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$work/rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+
+echo "store: $KUJIRA_ROOT"
+step "$KUJIRA" import -c 'CMD ["sh"]' -c 'EXPOSE 80' -c 'LABEL org.example.demo=kujira' "$work/busybox.tar" busybox:latest
+step "$KUJIRA" tag busybox:latest myuser/busybox:v1.0
+step "$KUJIRA" images
+step "$KUJIRA" history busybox
+step "$KUJIRA" inspect --format='{{.Size}}' busybox
+step "$KUJIRA" inspect --format='{{len .RootFS.Layers}}' busybox
+step "$KUJIRA" inspect --format='{{.Config.ExposedPorts}}' busybox
+step "$KUJIRA" inspect -f '{{json .Config.Cmd}}' busybox
+step "$KUJIRA" save -o "$work/saved.tar" busybox:latest myuser/busybox:v1.0
+step skopeo inspect --format '{{.Digest}} {{.Layers}}' "docker-archive:$work/saved.tar:busybox:latest"
+step "$KUJIRA" rmi myuser/busybox:v1.0 busybox:latest
+step "$KUJIRA" load -i "$work/saved.tar"
+step "$KUJIRA" images
+step "$KUJIRA" system df
+step "$KUJIRA" system check
+echo
+echo "demo finished: the store is in $KUJIRA_ROOT (remove it with: rm -rf $KUJIRA_ROOT)"

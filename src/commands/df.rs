@@ -1,0 +1,139 @@
+//! `system df` and `system df -v`.
+
+use std::io::Write;
+
+use kujira_engine::Engine;
+
+use crate::cli::DfArgs;
+use crate::commands::images::{header as image_header, image_value};
+use crate::error::CliError;
+use crate::format::human;
+use crate::format::table::{row, Format};
+
+const SUMMARY: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+const VERBOSE_IMAGES: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}";
+const VERBOSE_CONTAINERS: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.CreatedSince}}\t{{.Status}}\t{{.Names}}";
+const VERBOSE_VOLUMES: &str = "table {{.Name}}\t{{.Links}}\t{{.Size}}";
+const VERBOSE_CACHE: &str =
+    "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}";
+
+pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
+    let usage = engine.disk_usage()?;
+    let mut out = std::io::stdout().lock();
+    if args.verbose && args.format.as_deref().map_or(true, str::is_empty) {
+        writeln!(out, "Images space usage:\n")?;
+        let format = Format::parse(VERBOSE_IMAGES)?;
+        let mut rows = Vec::new();
+        for u in &usage.images {
+            // Docker's verbose df shows each image once, by its first tag.
+            let (repo, tag) = match u.summary.tags.first() {
+                Some(t) => (t.familiar_name(), t.tag().unwrap_or("latest").to_string()),
+                None => ("<none>".to_string(), "<none>".to_string()),
+            };
+            rows.push(image_value(
+                &u.summary,
+                repo,
+                tag,
+                String::new(),
+                true,
+                Some((u.shared_size, u.unique_size, u.containers)),
+            ));
+        }
+        format.write(&mut out, &image_header(), rows)?;
+        writeln!(out, "\nContainers space usage:\n")?;
+        Format::parse(VERBOSE_CONTAINERS)?.write(&mut out, &container_header(), Vec::new())?;
+        writeln!(out, "\nLocal Volumes space usage:\n")?;
+        Format::parse(VERBOSE_VOLUMES)?.write(
+            &mut out,
+            &row(vec![
+                ("Links", "LINKS".into()),
+                ("Name", "VOLUME NAME".into()),
+                ("Size", "SIZE".into()),
+            ]),
+            Vec::new(),
+        )?;
+        writeln!(out, "\nBuild cache usage: {}\n", human::size(0))?;
+        Format::parse(VERBOSE_CACHE)?.write(&mut out, &cache_header(), Vec::new())?;
+        out.flush()?;
+        return Ok(());
+    }
+    let format = Format::parse(
+        args.format
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .unwrap_or(SUMMARY),
+    )?;
+    let total = usage.layers_size;
+    let reclaimable = total - usage.active_layers_size.min(total);
+    let active = usage.images.iter().filter(|i| i.containers > 0).count();
+    let rows = vec![
+        summary_row("Images", usage.images.len(), active, total, reclaimable),
+        summary_row("Containers", 0, 0, 0, 0),
+        summary_row("Local Volumes", 0, 0, 0, 0),
+        summary_row("Build Cache", 0, 0, 0, 0),
+    ];
+    let header = row(vec![
+        ("Active", "ACTIVE".into()),
+        ("Reclaimable", "RECLAIMABLE".into()),
+        ("Size", "SIZE".into()),
+        ("TotalCount", "TOTAL".into()),
+        ("Type", "TYPE".into()),
+    ]);
+    format.write(&mut out, &header, rows)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Docker's figures: sizes with four significant digits; the reclaimable share as an
+/// integer percentage of the total, left out when the total is zero.
+fn summary_row(
+    kind: &str,
+    total_count: usize,
+    active: usize,
+    size: u64,
+    reclaimable: u64,
+) -> kujira_template::Value {
+    let reclaim = if size > 0 {
+        format!(
+            "{} ({}%)",
+            human::size(reclaimable),
+            reclaimable * 100 / size
+        )
+    } else {
+        human::size(reclaimable)
+    };
+    row(vec![
+        ("Active", active.to_string()),
+        ("Reclaimable", reclaim),
+        ("Size", human::size(size)),
+        ("TotalCount", total_count.to_string()),
+        ("Type", kind.to_string()),
+    ])
+}
+
+fn container_header() -> kujira_template::Value {
+    row(vec![
+        ("Command", "COMMAND".into()),
+        ("CreatedSince", "CREATED".into()),
+        ("ID", "CONTAINER ID".into()),
+        ("Image", "IMAGE".into()),
+        ("LocalVolumes", "LOCAL VOLUMES".into()),
+        ("Names", "NAMES".into()),
+        ("Size", "SIZE".into()),
+        ("Status", "STATUS".into()),
+    ])
+}
+
+fn cache_header() -> kujira_template::Value {
+    row(vec![
+        ("CacheType", "CACHE TYPE".into()),
+        ("CreatedSince", "CREATED".into()),
+        ("ID", "CACHE ID".into()),
+        ("LastUsedSince", "LAST USED".into()),
+        ("Shared", "SHARED".into()),
+        ("Size", "SIZE".into()),
+        ("UsageCount", "USAGE".into()),
+    ])
+}

@@ -1,0 +1,93 @@
+//! `info` and `version`.
+
+use std::io::Write;
+
+use kujira_engine::Engine;
+use kujira_template::{Template, Value};
+
+use crate::cli::{InfoArgs, VersionArgs};
+use crate::error::CliError;
+use crate::format::human;
+use crate::format::table::FormatError;
+
+pub fn run(engine: &Engine, args: &InfoArgs) -> Result<(), CliError> {
+    let i = engine.info()?;
+    let doc = serde_json::json!({
+        "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+        "Images": i.images,
+        "Driver": i.driver,
+        "DockerRootDir": i.root,
+        "CgroupDriver": i.cgroup_driver,
+        "CgroupVersion": i.cgroup_version,
+        "KernelVersion": i.kernel,
+        "OperatingSystem": i.os,
+        "OSType": "linux",
+        "Architecture": i.arch,
+        "NCPU": i.cpus,
+        "MemTotal": i.memory,
+        "Name": i.hostname,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+    });
+    let mut out = std::io::stdout().lock();
+    if let Some(f) = args.format.as_deref().filter(|f| !f.is_empty()) {
+        let t = Template::parse(f).map_err(|e| CliError::from(FormatError::Parse(e)))?;
+        let text = t
+            .execute(&Value::from_json(&doc, &[]))
+            .map_err(|e| CliError::from(FormatError::Exec(e)))?;
+        writeln!(out, "{text}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Client:\n Version:    {v}\n Context:    default\n\nServer:\n Containers: 0\n  Running: 0\n  Paused: 0\n  Stopped: 0\n Images: {images}\n Server Version: {v}\n Storage Driver: {driver}\n Cgroup Driver: {cgd}\n Cgroup Version: {cgv}\n Kernel Version: {kernel}\n Operating System: {os}\n OSType: linux\n Architecture: {arch}\n CPUs: {cpus}\n Total Memory: {mem}\n Name: {name}\n Docker Root Dir: {root}\n Debug Mode: false",
+        v = env!("CARGO_PKG_VERSION"),
+        images = i.images,
+        driver = i.driver,
+        cgd = i.cgroup_driver,
+        cgv = i.cgroup_version,
+        kernel = i.kernel,
+        os = i.os,
+        arch = i.arch,
+        cpus = i.cpus,
+        mem = binary_size(i.memory),
+        name = i.hostname,
+        root = i.root,
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `units.BytesSize`: binary units with up to 4 significant digits (`23.47GiB`).
+fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", human::go_g(v, 4), UNITS[i])
+}
+
+pub fn version(args: &VersionArgs) -> Result<(), CliError> {
+    let doc = serde_json::json!({
+        "Client": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": "1.49", "Os": "linux", "Arch": kujira_engine::image::config::host_platform().1},
+        "Server": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": "1.49", "MinAPIVersion": "1.24", "Os": "linux", "Arch": kujira_engine::image::config::host_platform().1},
+    });
+    let mut out = std::io::stdout().lock();
+    if let Some(f) = args.format.as_deref().filter(|f| !f.is_empty()) {
+        let t = Template::parse(f).map_err(|e| CliError::from(FormatError::Parse(e)))?;
+        let text = t
+            .execute(&Value::from_json(&doc, &[]))
+            .map_err(|e| CliError::from(FormatError::Exec(e)))?;
+        writeln!(out, "{text}")?;
+        return Ok(());
+    }
+    let arch = kujira_engine::image::config::host_platform().1;
+    writeln!(
+        out,
+        "Client:\n Version:           {v}\n API version:       1.49\n OS/Arch:           linux/{arch}\n\nServer: kujira\n Engine:\n  Version:          {v}\n  API version:      1.49 (minimum version 1.24)\n  OS/Arch:          linux/{arch}",
+        v = env!("CARGO_PKG_VERSION"),
+    )?;
+    Ok(())
+}
