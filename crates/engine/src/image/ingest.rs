@@ -161,14 +161,15 @@ fn ingest_one(
         })?;
         // Whatever follows the compressed stream is still part of the stored blob.
         io::copy(&mut tee, &mut io::sink()).map_err(io_err)?;
+        // The blob's own digest first: a tampered blob is named as such.
+        let (blob, blob_size) = w.commit(src.expected_blob.as_ref())?;
+        created.blob(&blob);
         if stats.diff_id != job.diff_id.as_str() {
             return Err(EngineError::InvalidArchive(format!(
                 "layer {} has diff ID {} but the image config says {}",
                 src.name, stats.diff_id, job.diff_id
             )));
         }
-        let (blob, blob_size) = w.commit(src.expected_blob.as_ref())?;
-        created.blob(&blob);
         Ok((stats, blob, blob_size))
     })?;
     // The layer's files must be on disk before metadata points at them.

@@ -6,7 +6,7 @@ mod oci_layout;
 mod tar_index;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use kujira_archive::{detect_compression, Compression};
@@ -65,6 +65,8 @@ impl Engine {
             .map_err(|e| EngineError::io(format!("create {}", spool.display()), e))?;
         let _ = std::fs::remove_file(&spool); // the open handle keeps it; nothing to clean up later
         io::copy(&mut reader, &mut out).map_err(|e| EngineError::io("reading the archive", e))?;
+        out.seek(SeekFrom::Start(0))
+            .map_err(|e| EngineError::io("reading the archive", e))?;
         self.load_indexed(TarIndex::build(out)?)
     }
 
