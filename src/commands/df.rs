@@ -22,7 +22,7 @@ const VERBOSE_CACHE: &str =
 pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
     let usage = engine.disk_usage()?;
     let mut out = std::io::stdout().lock();
-    if args.verbose && args.format.as_deref().map_or(true, str::is_empty) {
+    if args.verbose && args.format.as_deref().is_none_or(str::is_empty) {
         writeln!(out, "Images space usage:\n")?;
         let format = Format::parse(VERBOSE_IMAGES)?;
         let mut rows = Vec::new();
@@ -95,14 +95,9 @@ fn summary_row(
     size: u64,
     reclaimable: u64,
 ) -> kujira_template::Value {
-    let reclaim = if size > 0 {
-        format!(
-            "{} ({}%)",
-            human::size(reclaimable),
-            reclaimable * 100 / size
-        )
-    } else {
-        human::size(reclaimable)
+    let reclaim = match (reclaimable * 100).checked_div(size) {
+        Some(percent) => format!("{} ({percent}%)", human::size(reclaimable)),
+        None => human::size(reclaimable),
     };
     row(vec![
         ("Active", active.to_string()),

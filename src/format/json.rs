@@ -37,11 +37,11 @@ impl Formatter for GoFormatter<'_> {
                 '\u{2029}' => "\\u2029",
                 _ => continue,
             };
-            w.write_all(fragment[last..i].as_bytes())?;
+            w.write_all(&fragment.as_bytes()[last..i])?;
             w.write_all(esc.as_bytes())?;
             last = i + c.len_utf8();
         }
-        w.write_all(fragment[last..].as_bytes())
+        w.write_all(&fragment.as_bytes()[last..])
     }
     fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.begin_array(w)

@@ -45,9 +45,9 @@ impl ImageFilters {
                 _ => match a.split_once('=') {
                     Some((k, v)) => (k, v, false),
                     None => {
-                        return Err(EngineError::InvalidArgument(format!(
-                            "bad format of filter (expected name=value)"
-                        )))
+                        return Err(EngineError::InvalidArgument(
+                            "bad format of filter (expected name=value)".into(),
+                        ))
                     }
                 },
             };
