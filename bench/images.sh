@@ -31,7 +31,7 @@ if command -v podman >/dev/null; then
     names=()
     for i in $(seq 1 $((TAGS - 1))); do names+=("bench/img$((i % 50)):t$i"); done
     printf '%s\n' "${names[@]}" | xargs -n 200 "${PODMAN[@]}" tag bench/base:0
-    echo "podman: $("${PODMAN[@]}" images -q | wc -l) image rows"
+    echo "podman: $("${PODMAN[@]}" images --format "{{.Repository}}:{{.Tag}}" | wc -l) image rows"
     cmds+=("${PODMAN[*]} images" "${PODMAN[*]} inspect -f '{{.Size}}' bench/base:0")
 fi
 hyperfine -N --warmup 3 --min-runs 20 --export-markdown "$work/images.md" "${cmds[@]}" >&2

@@ -113,11 +113,47 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
+    /// Stops hashing: for a blob whose exact bytes the caller hashes anyway (an
+    /// uncompressed layer, whose diff ID is its digest), so they are hashed once.
+    /// Finish such a blob with [`BlobWriter::commit_known`].
+    pub fn hashed_by_caller(mut self) -> Self {
+        self.out = self.out.without_hashing();
+        self
+    }
+
+    /// Moves a blob written with [`BlobWriter::hashed_by_caller`] into place under
+    /// the digest the caller computed over the same bytes.
+    pub fn commit_known(self, digest: &Digest) -> Result<(Digest, u64), StoreError> {
+        let (_, size, buf) = self.out.finish_parts();
+        BlobWriter::finish_inner(
+            self.tmp_path,
+            self.dest_dir,
+            digest.clone(),
+            size,
+            buf,
+            None,
+        )
+    }
+
     /// Verifies the digest (when one is expected) and moves the blob into place.
     /// On mismatch the temporary file is deleted and nothing becomes visible.
     pub fn commit(self, expected: Option<&Digest>) -> Result<(Digest, u64), StoreError> {
-        let (digest, size, buf) = self.out.finish();
-        let tmp_path = self.tmp_path;
+        let (digest, size, buf) = self.out.finish_parts();
+        let digest = match digest {
+            Some(d) => d,
+            None => return Err(StoreError::Corrupt("blob written without a digest".into())),
+        };
+        BlobWriter::finish_inner(self.tmp_path, self.dest_dir, digest, size, buf, expected)
+    }
+
+    fn finish_inner(
+        tmp_path: PathBuf,
+        dest_dir: PathBuf,
+        digest: Digest,
+        size: u64,
+        buf: BufWriter<File>,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), StoreError> {
         let result = (|| {
             let file = buf
                 .into_inner()
@@ -131,7 +167,7 @@ impl BlobWriter {
                     });
                 }
             }
-            let dest = self.dest_dir.join(digest.hex());
+            let dest = dest_dir.join(digest.hex());
             fs::rename(&tmp_path, &dest).map_err(|e| StoreError::io(&dest, e))?;
             Ok((digest, size))
         })();

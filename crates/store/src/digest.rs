@@ -113,7 +113,8 @@ impl<R: Read> Read for DigestReader<R> {
 /// Passes writes through while hashing and counting them.
 pub struct DigestWriter<W> {
     inner: W,
-    hasher: Sha256,
+    /// None when the caller hashes the same bytes elsewhere already.
+    hasher: Option<Sha256>,
     count: u64,
 }
 
@@ -121,19 +122,34 @@ impl<W: Write> DigestWriter<W> {
     pub fn new(inner: W) -> Self {
         DigestWriter {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             count: 0,
         }
     }
+
+    /// Stops hashing (before anything was written): the caller knows the digest.
+    pub fn without_hashing(mut self) -> Self {
+        self.hasher = None;
+        self
+    }
+
+    /// The digest (None if hashing was turned off), the byte count and the inner writer.
+    pub fn finish_parts(self) -> (Option<Digest>, u64, W) {
+        (self.hasher.map(Digest::from_hasher), self.count, self.inner)
+    }
+
     pub fn finish(self) -> (Digest, u64, W) {
-        (Digest::from_hasher(self.hasher), self.count, self.inner)
+        let (d, n, w) = self.finish_parts();
+        (d.unwrap_or_else(|| Digest::of(b"")), n, w)
     }
 }
 
 impl<W: Write> Write for DigestWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }

@@ -4,13 +4,13 @@
 //! into its own directory; a per-layer lock makes concurrent processes extract a
 //! shared layer once.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use kujira_archive::{extract_layer, ExtractOptions};
+use kujira_archive::{detect_compression, extract_layer, Compression, ExtractOptions};
 use kujira_store::metadata::NewLayer;
-use kujira_store::{Content, Digest, Metadata};
+use kujira_store::{Content, Digest, Metadata, StoreError};
 
 use super::rollback::Created;
 use crate::EngineError;
@@ -148,9 +148,15 @@ fn ingest_one(
 
     created.layer(&job.chain_id);
     let (stats, blob, blob_size) = store.layers.create(&job.chain_id, |dir| {
+        let mut input = io::BufReader::with_capacity(256 * 1024, (src.open)().map_err(io_err)?);
+        let plain = detect_compression(input.fill_buf().map_err(io_err)?) == Compression::None;
         let mut w = store.blobs.writer()?;
+        if plain {
+            // An uncompressed layer's digest is its diff ID: hash it once.
+            w = w.hashed_by_caller();
+        }
         let mut tee = Tee {
-            inner: (src.open)().map_err(io_err)?,
+            inner: input,
             copy: &mut w,
         };
         let stats = extract_layer(&mut tee, dir, &ExtractOptions::default()).map_err(|source| {
@@ -162,7 +168,21 @@ fn ingest_one(
         // Whatever follows the compressed stream is still part of the stored blob.
         io::copy(&mut tee, &mut io::sink()).map_err(io_err)?;
         // The blob's own digest first: a tampered blob is named as such.
-        let (blob, blob_size) = w.commit(src.expected_blob.as_ref())?;
+        let (blob, blob_size) = if plain {
+            let digest = Digest::parse(&stats.diff_id)?;
+            if let Some(exp) = &src.expected_blob {
+                if *exp != digest {
+                    return Err(StoreError::DigestMismatch {
+                        expected: exp.to_string(),
+                        actual: digest.to_string(),
+                    }
+                    .into());
+                }
+            }
+            w.commit_known(&digest)?
+        } else {
+            w.commit(src.expected_blob.as_ref())?
+        };
         created.blob(&blob);
         if stats.diff_id != job.diff_id.as_str() {
             return Err(EngineError::InvalidArchive(format!(
