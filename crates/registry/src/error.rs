@@ -26,7 +26,7 @@ pub enum Error {
     LoginFailed { registry: String },
 
     /// The tag or digest does not exist.
-    #[error("manifest for {name} not found: manifest unknown: {detail}")]
+    #[error("manifest for {name} not found: {detail}")]
     ManifestUnknown { name: String, detail: String },
 
     /// A blob the registry should have does not exist there.

@@ -13,6 +13,7 @@ pub mod craft;
 pub mod image;
 pub mod kujira;
 pub mod output;
+pub mod registry;
 pub mod snapshot;
 pub mod tools;
 
