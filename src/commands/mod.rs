@@ -9,6 +9,7 @@ mod info;
 mod inspect;
 mod load;
 mod prune;
+mod pull;
 mod rmi;
 mod save;
 mod system;
@@ -62,6 +63,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Image {
             command: ImageCommand::Tag(a),
         } => tag::run(&engine, &a),
+        Command::Pull(a)
+        | Command::Image {
+            command: ImageCommand::Pull(a),
+        } => pull::run(&engine, &a),
         Command::System {
             command: SystemCommand::Df(a),
         } => df::run(&engine, &a),

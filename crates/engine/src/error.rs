@@ -33,6 +33,9 @@ pub enum EngineError {
     },
     #[error("{0}")]
     InvalidArgument(String),
+    /// A registry's answer, already in Docker's words.
+    #[error("{0}")]
+    Registry(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

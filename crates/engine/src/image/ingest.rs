@@ -28,6 +28,15 @@ pub struct LayerSource {
     pub name: String,
 }
 
+/// Progress of one layer job, for `pull`'s per-layer lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LayerProgress {
+    /// Stored (downloaded, verified and extracted, or found present).
+    Done,
+}
+
+pub(crate) type ProgressFn<'a> = &'a (dyn Fn(usize, LayerProgress) + Sync);
+
 pub(crate) struct LayerJob {
     pub chain_id: Digest,
     pub parent: Option<Digest>,
@@ -40,6 +49,7 @@ pub(crate) fn ingest_layers(
     store: Content<'_>,
     jobs: Vec<LayerJob>,
     created: &Created,
+    progress: Option<ProgressFn<'_>>,
 ) -> Result<Vec<NewLayer>, EngineError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -71,6 +81,8 @@ pub(crate) fn ingest_layers(
                     let out = ingest_one(&store, &meta, &jobs[i], created);
                     if out.is_err() {
                         failed.store(true, Ordering::SeqCst);
+                    } else if let Some(p) = progress {
+                        p(i, LayerProgress::Done);
                     }
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(out);

@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod list;
 pub mod load;
 pub mod prune;
+pub mod pull;
 mod register;
 pub mod remove;
 pub mod resolve;

@@ -72,7 +72,7 @@ pub(super) fn load(
                 },
             });
         }
-        let layers = ingest_layers(engine.store.content(), jobs, created)?;
+        let layers = ingest_layers(engine.store.content(), jobs, created, None)?;
         created.blob(&manifest_digest);
         engine
             .store

@@ -1,0 +1,248 @@
+//! `pull`: an image from a registry (mirrors first) into the store. Each missing
+//! layer streams from the socket through the blob writer (digest check) and the
+//! extractor (diff ID) straight into its directory, layers in parallel; layers the
+//! store already has are not fetched ("Already exists"). The image becomes visible
+//! only once complete, in one metadata transaction.
+
+use std::sync::Arc;
+
+use kujira_reference::Reference;
+use kujira_registry::{Client, Platform, RegistryConfig, ResolvedImage};
+
+use super::config::ImageConfig;
+use super::ingest::{ingest_layers, LayerJob, LayerProgress, LayerSource};
+use super::register::Candidate;
+use crate::{Digest, Engine, EngineError};
+
+/// What a pull reports as it goes, in Docker's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullEvent {
+    /// `latest: Pulling from library/nginx`
+    PullingFrom {
+        tag_or_digest: String,
+        repository: String,
+    },
+    /// A layer line: `<12-hex>: <status>`.
+    Layer { id: String, status: LayerStatus },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerStatus {
+    PullingFsLayer,
+    Waiting,
+    Downloading { current: u64, total: u64 },
+    VerifyingChecksum,
+    DownloadComplete,
+    PullComplete,
+    AlreadyExists,
+}
+
+impl LayerStatus {
+    pub fn text(&self) -> &'static str {
+        match self {
+            LayerStatus::PullingFsLayer => "Pulling fs layer",
+            LayerStatus::Waiting => "Waiting",
+            LayerStatus::Downloading { .. } => "Downloading",
+            LayerStatus::VerifyingChecksum => "Verifying Checksum",
+            LayerStatus::DownloadComplete => "Download complete",
+            LayerStatus::PullComplete => "Pull complete",
+            LayerStatus::AlreadyExists => "Already exists",
+        }
+    }
+}
+
+/// The outcome, for the closing lines.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub id: Digest,
+    pub reference: Reference,
+    /// The digest pulled (the index's for multi-platform images).
+    pub digest: String,
+    /// False when the name already pointed at this image.
+    pub newer: bool,
+}
+
+pub struct PullOptions {
+    pub platform: Option<String>,
+}
+
+impl Engine {
+    /// A registry client with this machine's configuration.
+    pub fn registry_client(&self) -> Result<Client, EngineError> {
+        let config = RegistryConfig::load().map_err(|e| EngineError::Registry(e.to_string()))?;
+        Ok(Client::new(config))
+    }
+
+    pub fn pull(
+        &self,
+        name: &str,
+        opts: &PullOptions,
+        events: &(dyn Fn(PullEvent) + Sync),
+    ) -> Result<Pulled, EngineError> {
+        let reference = Reference::parse(name)?;
+        let reference = if reference.tag().is_none() && reference.digest().is_none() {
+            reference.with_tag("latest")?
+        } else {
+            reference
+        };
+        let platform = opts
+            .platform
+            .as_deref()
+            .map(Platform::parse)
+            .transpose()
+            .map_err(EngineError::InvalidArgument)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| EngineError::io("starting the network runtime", e))?;
+        let client = self.registry_client()?;
+        let resolved = runtime
+            .block_on(client.resolve(&reference, platform.as_ref()))
+            .map_err(|e| EngineError::Registry(e.to_string()))?;
+        events(PullEvent::PullingFrom {
+            tag_or_digest: reference
+                .digest()
+                .or(reference.tag())
+                .unwrap_or("latest")
+                .to_string(),
+            repository: resolved.repository.clone(),
+        });
+        self.with_rollback(|created| {
+            self.pull_resolved(&runtime, &client, &reference, &resolved, events, created)
+        })
+    }
+
+    fn pull_resolved(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        client: &Client,
+        reference: &Reference,
+        resolved: &ResolvedImage,
+        events: &(dyn Fn(PullEvent) + Sync),
+        created: &super::rollback::Created,
+    ) -> Result<Pulled, EngineError> {
+        let config_digest = Digest::of(&resolved.config);
+        let config = ImageConfig::parse(&config_digest, &resolved.config)?;
+        let diff_ids = config.diff_ids();
+        let layers = resolved.manifest.layers();
+        if diff_ids.len() != layers.len() {
+            return Err(EngineError::Registry(format!(
+                "manifest {} has {} layers but its config has {} diff IDs",
+                resolved.manifest_data.digest,
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        let chains = kujira_store::chain_ids(&diff_ids);
+        let source = Arc::new(resolved.source());
+        let mut jobs = Vec::new();
+        let mut ids = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let blob = Digest::parse(&layer.digest().to_string()).map_err(|_| {
+                EngineError::Registry(format!("unsupported layer digest {}", layer.digest()))
+            })?;
+            let id = blob.short().to_string();
+            let present = self.store.meta.layer(&chains[i])?.is_some()
+                && self.store.layers.exists(&chains[i])
+                && self.store.meta.blob(&blob)?.is_some()
+                && self.store.blobs.exists(&blob);
+            events(PullEvent::Layer {
+                id: id.clone(),
+                status: if present {
+                    LayerStatus::AlreadyExists
+                } else {
+                    LayerStatus::PullingFsLayer
+                },
+            });
+            ids.push((id, present));
+            let client = client.clone();
+            let handle = runtime.handle().clone();
+            let source = source.clone();
+            let digest = blob.to_string();
+            let size = layer.size();
+            jobs.push(LayerJob {
+                chain_id: chains[i].clone(),
+                parent: i.checked_sub(1).map(|p| chains[p].clone()),
+                diff_id: diff_ids[i].clone(),
+                source: LayerSource {
+                    open: Box::new(move || {
+                        let reader = handle
+                            .block_on(client.open_blob(&source, &digest, Some(size), 0))
+                            .map_err(std::io::Error::other)?;
+                        Ok(Box::new(reader.into_sync(handle.clone()))
+                            as Box<dyn std::io::Read + Send>)
+                    }),
+                    expected_blob: Some(blob),
+                    media_type: layer.media_type().to_string(),
+                    name: layer.digest().to_string(),
+                },
+            });
+        }
+        let progress = |i: usize, p: LayerProgress| {
+            let (id, present) = &ids[i];
+            if *present {
+                return;
+            }
+            match p {
+                LayerProgress::Done => {
+                    for status in [
+                        LayerStatus::VerifyingChecksum,
+                        LayerStatus::DownloadComplete,
+                        LayerStatus::PullComplete,
+                    ] {
+                        events(PullEvent::Layer {
+                            id: id.clone(),
+                            status,
+                        });
+                    }
+                }
+            }
+        };
+        let stored = ingest_layers(self.store.content(), jobs, created, Some(&progress))?;
+
+        let id = config_digest.clone();
+        let tag = reference.tag().map(|_| reference.clone());
+        let before = match &tag {
+            Some(t) => self.store.meta.tag_target(&t.to_string())?,
+            None => None,
+        };
+        let had_digest = self
+            .store
+            .meta
+            .repo_digests()?
+            .iter()
+            .any(|(repo, d, img)| *repo == reference.name() && *d == resolved.digest && *img == id);
+        let manifest_digest = Digest::parse(&resolved.manifest_data.digest)
+            .map_err(|_| EngineError::Registry("unsupported manifest digest".into()))?;
+        created.blob(&manifest_digest);
+        self.store
+            .blobs
+            .put(&resolved.manifest_data.bytes, Some(&manifest_digest))?;
+        self.register(
+            created,
+            Candidate {
+                config_bytes: &resolved.config,
+                config: &config,
+                layers: stored,
+                tags: tag.into_iter().collect(),
+                manifest: Some((
+                    manifest_digest,
+                    resolved.manifest_data.bytes.len() as u64,
+                    resolved.manifest_data.media_type.clone(),
+                )),
+                repo_digests: vec![(reference.name(), resolved.digest.clone())],
+            },
+        )?;
+        let newer = match reference.tag() {
+            Some(_) => before.as_ref() != Some(&id),
+            None => !had_digest,
+        };
+        Ok(Pulled {
+            id,
+            reference: reference.clone(),
+            digest: resolved.digest.clone(),
+            newer,
+        })
+    }
+}
