@@ -139,7 +139,7 @@ impl Engine {
         let mut jobs = Vec::new();
         let mut ids = Vec::new();
         for (i, layer) in layers.iter().enumerate() {
-            let blob = Digest::parse(&layer.digest().to_string()).map_err(|_| {
+            let blob = Digest::parse(layer.digest().as_ref()).map_err(|_| {
                 EngineError::Registry(format!("unsupported layer digest {}", layer.digest()))
             })?;
             let id = blob.short().to_string();
