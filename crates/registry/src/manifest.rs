@@ -187,7 +187,7 @@ impl Client {
             });
         }
         let config = self
-            .fetch_blob_bytes(&source, &cfg.digest().to_string(), cfg.size())
+            .fetch_blob_bytes(&source, cfg.digest().as_ref(), cfg.size())
             .await?;
         Ok(ResolvedImage {
             endpoint: endpoint.clone(),

@@ -44,7 +44,7 @@ fn htpasswd_login_then_pull() {
             let res = c.resolve(&r, None).await.unwrap();
             assert_eq!(res.digest, img.manifest_digest());
             let l = &res.manifest.layers()[0];
-            let bytes = read_blob(&c, &res.source(), &l.digest().to_string(), Some(l.size())).await;
+            let bytes = read_blob(&c, &res.source(), l.digest().as_ref(), Some(l.size())).await;
             assert_eq!(sha256(&bytes), l.digest().to_string());
         }
         assert!(anon.logout(&reg.host()).await.unwrap());
@@ -71,13 +71,7 @@ fn bearer_tokens_anonymous_and_with_credentials() {
         let res = anon.resolve(&r, None).await.unwrap();
         assert_eq!(res.digest, img.manifest_digest());
         let l = &res.manifest.layers()[0];
-        let bytes = read_blob(
-            &anon,
-            &res.source(),
-            &l.digest().to_string(),
-            Some(l.size()),
-        )
-        .await;
+        let bytes = read_blob(&anon, &res.source(), l.digest().as_ref(), Some(l.size())).await;
         assert_eq!(sha256(&bytes), l.digest().to_string());
         // Manifest, config and layer share one cached token.
         assert_eq!(issuer.requests() - before, 1);

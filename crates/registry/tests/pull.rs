@@ -205,7 +205,7 @@ fn mirrors_are_tried_before_the_origin() {
         let bytes = read_blob(
             &client,
             &res.source(),
-            &layer.digest().to_string(),
+            layer.digest().as_ref(),
             Some(layer.size()),
         )
         .await;
