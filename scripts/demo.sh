@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kujira's main job, end to end, on a fresh machine with no internet: install what is
-# needed, build kujira, make an image from Debian's busybox-static with no registry,
+# needed, build kujira, make an image from Debian's busybox-static, serve it from a
+# local docker-registry acting as the docker.io mirror, `kujira pull` it verbatim,
 # and use the image commands the tutorials teach on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,12 @@ cargo build --locked --release --bin kujira
 KUJIRA="$PWD/target/release/kujira"
 export KUJIRA_ROOT="${KUJIRA_ROOT:-$(mktemp -d /tmp/kujira-demo.XXXXXX)}"
 work=$(mktemp -d /tmp/kujira-demo-work.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+registry_pid=
+cleanup() {
+    [[ -n "$registry_pid" ]] && kill "$registry_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
@@ -23,14 +29,38 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .
 
+# A local registry on loopback, standing in for Docker Hub (no internet here).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$work/registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:$port
+log:
+  level: error
+YAML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+
 echo "store: $KUJIRA_ROOT"
-step "$KUJIRA" import -c 'CMD ["sh"]' -c 'EXPOSE 80' -c 'LABEL org.example.demo=kujira' "$work/busybox.tar" busybox:latest
+# Publish busybox to the mirror as docker.io/library/busybox, made by kujira itself.
+KUJIRA_ROOT="$work/publisher" "$KUJIRA" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+KUJIRA_ROOT="$work/publisher" "$KUJIRA" save -o "$work/publish.tar" busybox:latest
+skopeo copy --quiet --dest-tls-verify=false "docker-archive:$work/publish.tar" "docker://127.0.0.1:$port/library/busybox:latest"
+
+export KUJIRA_REGISTRY_MIRROR="http://127.0.0.1:$port"
+step "$KUJIRA" pull busybox
+step "$KUJIRA" images
+step "$KUJIRA" import -c 'CMD ["sh"]' -c 'EXPOSE 80' -c 'LABEL org.example.demo=kujira' "$work/busybox.tar" mybox:latest
 step "$KUJIRA" tag busybox:latest myuser/busybox:v1.0
 step "$KUJIRA" images
 step "$KUJIRA" history busybox
 step "$KUJIRA" inspect --format='{{.Size}}' busybox
 step "$KUJIRA" inspect --format='{{len .RootFS.Layers}}' busybox
-step "$KUJIRA" inspect --format='{{.Config.ExposedPorts}}' busybox
+step "$KUJIRA" inspect --format='{{.Config.ExposedPorts}}' mybox
 step "$KUJIRA" inspect -f '{{json .Config.Cmd}}' busybox
 step "$KUJIRA" save -o "$work/saved.tar" busybox:latest myuser/busybox:v1.0
 step skopeo inspect --format '{{.Digest}} {{.Layers}}' "docker-archive:$work/saved.tar:busybox:latest"
