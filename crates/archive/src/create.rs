@@ -59,6 +59,8 @@ pub fn write_layer<W: Write>(dir: &Path, out: W) -> Result<LayerStats, ArchiveEr
         size: w.size,
         entries: w.entries,
         warnings: w.warnings,
+        // Nothing was recorded to rebuild this tar from.
+        reproducible: false,
     })
 }
 

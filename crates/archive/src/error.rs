@@ -120,6 +120,23 @@ pub enum ArchiveError {
     /// Writing the tar output failed.
     #[error("cannot write layer: {0}")]
     Write(#[source] io::Error),
+
+    /// Reading or writing tar-split metadata failed.
+    #[error("cannot {action} tar-split metadata: {source}")]
+    SplitIo {
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The tar-split metadata is not in the expected format.
+    #[error("invalid tar-split metadata: {0}")]
+    InvalidSplit(String),
+
+    /// A file the tar-split refers to is no longer what was extracted, so
+    /// the original layer tar cannot be reproduced.
+    #[error("layer file {path:?} was modified after extraction: {reason}")]
+    LayerModified { path: String, reason: String },
 }
 
 impl ArchiveError {

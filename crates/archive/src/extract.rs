@@ -8,7 +8,8 @@
 //! obtained through `resolve`, and the final component is never followed,
 //! so nothing the archive says can make us write outside `dest`.
 
-use std::io::{self, BufReader, Read};
+use std::cell::RefCell;
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
@@ -25,6 +26,7 @@ use crate::meta::{Meta, Xattrs};
 use crate::pipe::{self, ChannelReader};
 use crate::resolve::{self, clean_into, split_parent, ResolveError, Resolver};
 use crate::sparse::PaxSparse;
+use crate::split::record::{Recorder, Recording, Shared, Sink};
 use crate::stream::{classify, Decoder};
 use crate::whiteout::{self, Kind};
 use crate::{ArchiveError, ExtractOptions, LayerStats};
@@ -42,6 +44,31 @@ pub fn extract_layer<R: Read>(
     input: R,
     dest: &Path,
     opts: &ExtractOptions,
+) -> Result<LayerStats, ArchiveError> {
+    extract(input, dest, opts, None)
+}
+
+/// [`extract_layer`], also writing to `split` a tar-split description of
+/// the uncompressed stream (see the `split` module for the format) from
+/// which [`crate::reassemble_layer`] regenerates it byte for byte out of
+/// `dest`. The split is only valid if `reproducible` is set in the returned
+/// stats; otherwise the caller must keep the original tar. `split` is
+/// written from the extraction thread, hence `Send`; it need not be
+/// buffered.
+pub fn extract_layer_with_split<R: Read, W: Write + Send>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    mut split: W,
+) -> Result<LayerStats, ArchiveError> {
+    extract(input, dest, opts, Some(&mut split))
+}
+
+fn extract<R: Read>(
+    input: R,
+    dest: &Path,
+    opts: &ExtractOptions,
+    split: Option<Sink<'_>>,
 ) -> Result<LayerStats, ArchiveError> {
     let dest_name = dest.as_os_str().as_encoded_bytes();
     let root = rfs::open(
@@ -62,7 +89,7 @@ pub fn extract_layer<R: Read>(
     let decoder = Decoder::open(input)?;
     let max_entries = opts.max_entries;
     let (done, diff_id, tar_size) = pipe::run(decoder, move |reader| {
-        extract_tar(reader, root, max_entries, limit)
+        extract_tar(reader, root, max_entries, limit, split)
     })?;
     Ok(LayerStats {
         diff_id,
@@ -70,6 +97,7 @@ pub fn extract_layer<R: Read>(
         size: done.size,
         entries: done.entries,
         warnings: done.warnings,
+        reproducible: done.reproducible,
     })
 }
 
@@ -78,6 +106,7 @@ struct Done {
     size: u64,
     entries: u64,
     warnings: Vec<String>,
+    reproducible: bool,
 }
 
 /// The worker side: tar parsing and filesystem writes.
@@ -86,9 +115,17 @@ fn extract_tar(
     root: OwnedFd,
     max_entries: u64,
     limit: Limit,
+    split: Option<Sink<'_>>,
 ) -> Result<Done, ArchiveError> {
     let eof = reader.eof();
-    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, Guard::new(reader)));
+    let recording = match split {
+        Some(out) => Some(Rc::new(RefCell::new(
+            Recording::new(out).map_err(split_write)?,
+        ))),
+        None => None,
+    };
+    let recorder = Recorder::new(reader, recording.clone());
+    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, Guard::new(recorder)));
     let mut ex = Extractor {
         resolver: Resolver::new(root),
         max_entries,
@@ -103,15 +140,38 @@ fn extract_tar(
         link: Vec::new(),
         xattrs: Vec::new(),
         buf: vec![0; COPY_BUFFER],
-        eof,
+        eof: eof.clone(),
+        split: recording.clone(),
+        data_at: 0,
+        data_size: 0,
     };
-    ex.run(&mut archive)?;
-    ex.finish_dirs()?;
-    Ok(Done {
-        size: ex.size,
-        entries: ex.entries,
-        warnings: ex.warnings,
-    })
+    let res = ex.run(&mut archive).and_then(|()| ex.finish_dirs());
+    let Some(recording) = recording else {
+        res?;
+        return Ok(ex.done(false));
+    };
+    // The split covers the stream to EOF, past the end-of-archive blocks
+    // where the parser stops.
+    let res = res.and_then(|()| {
+        io::copy(&mut archive.into_inner(), &mut io::sink())
+            .map(drop)
+            .map_err(|e| classify(e, eof.load(Ordering::Relaxed)))
+    });
+    let mut recording = recording.borrow_mut();
+    // A failed write explains whatever error it caused further up.
+    if let Some(e) = recording.take_error() {
+        return Err(split_write(e));
+    }
+    res?;
+    let (reproducible, _) = recording.finish().map_err(split_write)?;
+    Ok(ex.done(reproducible))
+}
+
+fn split_write(source: io::Error) -> ArchiveError {
+    ArchiveError::SplitIo {
+        action: "write",
+        source,
+    }
 }
 
 /// How a regular file's data lands on disk.
@@ -131,7 +191,7 @@ enum Limit {
     Free(u64),
 }
 
-struct Extractor {
+struct Extractor<'w> {
     resolver: Resolver,
     max_entries: u64,
     limit: Limit,
@@ -149,6 +209,11 @@ struct Extractor {
     xattrs: Xattrs,
     buf: Vec<u8>,
     eof: Arc<AtomicBool>,
+    /// Set when a tar-split is being recorded.
+    split: Option<Shared<'w>>,
+    /// Stream offset and size of the current entry's data.
+    data_at: u64,
+    data_size: u64,
 }
 
 /// What an entry handler needs to know about the entry besides its data.
@@ -171,7 +236,27 @@ impl Item<'_> {
     }
 }
 
-impl Extractor {
+impl Extractor<'_> {
+    fn done(&mut self, reproducible: bool) -> Done {
+        Done {
+            size: self.size,
+            entries: self.entries,
+            warnings: std::mem::take(&mut self.warnings),
+            reproducible,
+        }
+    }
+
+    /// Tells the split recorder (if any) about the stream.
+    fn record(
+        &self,
+        f: impl FnOnce(&mut Recording<'_>) -> io::Result<()>,
+    ) -> Result<(), ArchiveError> {
+        match &self.split {
+            Some(rec) => f(&mut rec.borrow_mut()).map_err(split_write),
+            None => Ok(()),
+        }
+    }
+
     fn run<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<(), ArchiveError> {
         let entries = archive
             .entries()
@@ -184,6 +269,17 @@ impl Extractor {
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ArchiveError> {
+        self.data_at = entry.raw_file_position();
+        self.data_size = entry.size();
+        let data_end = self.data_at.saturating_add(self.data_size);
+        // Headers are raw; so is the data unless the entry announces it as
+        // file content while being handled.
+        self.record(|r| r.decide(self.data_at))?;
+        self.entry_data(entry)?;
+        self.record(|r| r.decide(data_end))
+    }
+
+    fn entry_data<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ArchiveError> {
         self.entries += 1;
         if self.entries > self.max_entries {
             return Err(ArchiveError::TooManyEntries(self.max_entries));
@@ -335,6 +431,14 @@ impl Extractor {
         let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
         if is_dir && want_dir {
             return Ok(true);
+        }
+        if let Some(rec) = &self.split {
+            let mut path = item.parts().0.to_vec();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(base);
+            rec.borrow_mut().removing(&path, is_dir);
         }
         if is_dir {
             self.resolver.forget();

@@ -41,8 +41,10 @@ mod extract;
 mod guard;
 mod meta;
 mod pipe;
+mod reassemble;
 mod resolve;
 mod sparse;
+mod split;
 mod stream;
 mod whiteout;
 
@@ -51,7 +53,8 @@ mod tests;
 
 pub use create::write_layer;
 pub use error::ArchiveError;
-pub use extract::extract_layer;
+pub use extract::{extract_layer, extract_layer_with_split};
+pub use reassemble::reassemble_layer;
 
 /// Limits applied while extracting a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +90,12 @@ pub struct LayerStats {
     /// Things deliberately not reproduced, for the caller to show as Docker
     /// does (e.g. xattrs the filesystem refused with ENOTSUP/EPERM).
     pub warnings: Vec<String>,
+    /// Whether the tar-split written by [`extract_layer_with_split`]
+    /// regenerates the stream exactly from the layer directory. False when
+    /// no split was recorded, or when the layer wrote a path twice, removed
+    /// or replaced a file it had written, or holds sparse files; the caller
+    /// then keeps the original tar.
+    pub reproducible: bool,
 }
 
 /// Compression of a layer blob.

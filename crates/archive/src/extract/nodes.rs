@@ -22,7 +22,7 @@ use crate::stream::classify;
 use crate::whiteout;
 use crate::ArchiveError;
 
-impl Extractor {
+impl Extractor<'_> {
     pub(super) fn regular<R: Read>(
         &mut self,
         item: &Item<'_>,
@@ -45,6 +45,17 @@ impl Extractor {
             )
         })?;
         let file = File::from(fd);
+        let (at, size) = (self.data_at, self.data_size);
+        match fill {
+            Fill::Dense => self.record(|r| r.file(at, size, item.path))?,
+            // The data is not what ends up in the file; it stays raw, and the
+            // caller keeps the original tar rather than a split that would
+            // hold the whole data.
+            Fill::ZeroScan | Fill::Map(_) => self.record(|r| {
+                r.unreproducible();
+                r.decide(at.saturating_add(size))
+            })?,
+        }
         let written = match fill {
             Fill::Dense => self.copy(item, data, &file, false)?,
             Fill::ZeroScan => self.copy(item, data, &file, true)?,

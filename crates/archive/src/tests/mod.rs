@@ -5,6 +5,7 @@ mod bench;
 mod hostile;
 mod normal;
 mod roundtrip;
+mod split;
 
 use std::collections::BTreeMap;
 use std::fs;
