@@ -8,8 +8,10 @@ mod import;
 mod info;
 mod inspect;
 mod load;
+mod login;
 mod prune;
 mod pull;
+mod push;
 mod rmi;
 mod save;
 mod system;
@@ -67,6 +69,12 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Image {
             command: ImageCommand::Pull(a),
         } => pull::run(&engine, &a),
+        Command::Push(a)
+        | Command::Image {
+            command: ImageCommand::Push(a),
+        } => push::run(&engine, &a),
+        Command::Login(a) => login::login(&engine, &a),
+        Command::Logout(a) => login::logout(&engine, &a),
         Command::System {
             command: SystemCommand::Df(a),
         } => df::run(&engine, &a),

@@ -12,6 +12,7 @@ pub mod list;
 pub mod load;
 pub mod prune;
 pub mod pull;
+pub mod push;
 mod register;
 pub mod remove;
 pub mod resolve;

@@ -560,3 +560,18 @@ impl Metadata {
         Ok((gone_layers, gone_blobs))
     }
 }
+
+impl Metadata {
+    pub fn add_repo_digest(
+        &self,
+        repo: &str,
+        digest: &str,
+        image: &Digest,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO repo_digests (repo, digest, image_id) VALUES (?1, ?2, ?3)",
+            params![repo, digest, image.as_str()],
+        )?;
+        Ok(())
+    }
+}
