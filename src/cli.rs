@@ -52,6 +52,13 @@ pub enum Command {
     Pull(PullArgs),
     /// Upload an image to a registry
     Push(PushArgs),
+    /// Search Docker Hub for images
+    Search(SearchArgs),
+    /// Manage Docker image manifests and manifest lists
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
     /// Authenticate to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -352,4 +359,40 @@ pub struct LoginArgs {
 pub struct LogoutArgs {
     #[arg(value_name = "SERVER")]
     pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Max number of search results
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[arg(value_name = "TERM")]
+    pub term: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ManifestCommand {
+    /// Display an image manifest, or manifest list
+    Inspect(ManifestInspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ManifestInspectArgs {
+    /// Allow communication with an insecure registry
+    #[arg(long)]
+    pub insecure: bool,
+    /// Output additional info including layers and platform
+    #[arg(short, long)]
+    pub verbose: bool,
+    #[arg(value_name = "MANIFEST_LIST | MANIFEST", num_args = 1..=2)]
+    pub names: Vec<String>,
 }

@@ -345,3 +345,34 @@ fn push_sends_blobs_once_and_keeps_digests() {
         img.image_id()
     );
 }
+
+#[test]
+fn search_and_manifest_inspect() {
+    let reg = Registry::start(RegistryOptions::plain());
+    reg.push_image(image::busybox(), "library/busybox:latest");
+    reg.push_image(image::busybox(), "team/busybox-tools:1");
+    let c = Client::new(Some(reg.url()));
+    // `search` verbatim on a machine whose Docker Hub is a mirror.
+    assert_eq!(
+        c.ok(&["search", "busybox"]),
+        "NAME                 DESCRIPTION   STARS     OFFICIAL\nbusybox                            0         [OK]\nteam/busybox-tools                 0         \n"
+    );
+    let other = c.ok(&[
+        "search",
+        "--format",
+        "{{.Name}}",
+        &format!("{}/tools", reg.host()),
+    ]);
+    assert_eq!(other, format!("{}/team/busybox-tools\n", reg.host()));
+    let m = c.ok(&[
+        "manifest",
+        "inspect",
+        &format!("{}/library/busybox:latest", reg.host()),
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&m).unwrap();
+    assert_eq!(
+        doc["config"]["digest"].as_str().unwrap(),
+        image::busybox().image_id()
+    );
+    assert!(m.starts_with("{\n\t\"schemaVersion\": 2,"), "{m}");
+}

@@ -14,6 +14,7 @@ mod pull;
 mod push;
 mod rmi;
 mod save;
+mod search;
 mod system;
 mod tag;
 
@@ -21,7 +22,7 @@ use std::path::Path;
 
 use kujira_engine::Engine;
 
-use crate::cli::{Command, ImageCommand, SystemCommand};
+use crate::cli::{Command, ImageCommand, ManifestCommand, SystemCommand};
 use crate::error::CliError;
 
 pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
@@ -74,6 +75,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
             command: ImageCommand::Push(a),
         } => push::run(&engine, &a),
         Command::Login(a) => login::login(&engine, &a),
+        Command::Search(a) => search::run(&engine, &a),
+        Command::Manifest {
+            command: ManifestCommand::Inspect(a),
+        } => search::manifest_inspect(&engine, &a),
         Command::Logout(a) => login::logout(&engine, &a),
         Command::System {
             command: SystemCommand::Df(a),

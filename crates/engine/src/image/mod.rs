@@ -18,6 +18,7 @@ pub mod remove;
 pub mod resolve;
 mod rollback;
 pub mod save;
+pub mod search;
 pub mod tag;
 
 pub use ingest::LayerSource;
