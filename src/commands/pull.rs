@@ -1,9 +1,12 @@
 //! `pull` / `image pull`, printing Docker's lines: `Pulling from`, one line per layer
 //! event, then `Digest:`, `Status:` and the canonical name.
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 
-use kujira_engine::image::pull::{PullEvent, PullOptions};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use kujira_engine::image::pull::{LayerStatus, PullEvent, PullOptions};
 use kujira_engine::Engine;
 use kujira_reference::Reference;
 
@@ -39,8 +42,13 @@ pub fn run(engine: &Engine, args: &PullArgs) -> Result<(), CliError> {
         vec![args.name.clone()]
     };
     let quiet = args.quiet;
-    let print = move |ev: PullEvent| {
+    let bars = (!quiet && std::io::stdout().is_terminal()).then(Bars::default);
+    let print = |ev: PullEvent| {
         if quiet {
+            return;
+        }
+        if let Some(b) = &bars {
+            b.show(ev);
             return;
         }
         let mut out = std::io::stdout().lock();
@@ -48,9 +56,12 @@ pub fn run(engine: &Engine, args: &PullArgs) -> Result<(), CliError> {
             PullEvent::PullingFrom {
                 tag_or_digest,
                 repository,
-            } => {
-                writeln!(out, "{tag_or_digest}: Pulling from {repository}")
-            }
+            } => writeln!(out, "{tag_or_digest}: Pulling from {repository}"),
+            // Without a terminal Docker prints no byte counts.
+            PullEvent::Layer {
+                status: LayerStatus::Downloading { .. },
+                ..
+            } => Ok(()),
             PullEvent::Layer { id, status } => writeln!(out, "{id}: {}", status.text()),
         };
     };
@@ -59,6 +70,9 @@ pub fn run(engine: &Engine, args: &PullArgs) -> Result<(), CliError> {
     };
     for name in &names {
         let pulled = engine.pull(name, &opts, &print)?;
+        if let Some(b) = &bars {
+            b.finish();
+        }
         let familiar = pulled.reference.familiar_string();
         if !quiet {
             println!("Digest: {}", pulled.digest);
@@ -78,4 +92,69 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::from)
+}
+
+/// Docker's live view on a terminal: one line per layer, updated in place, with a
+/// progress bar while it downloads.
+#[derive(Default)]
+struct Bars {
+    multi: MultiProgress,
+    lines: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn show(&self, ev: PullEvent) {
+        match ev {
+            PullEvent::PullingFrom {
+                tag_or_digest,
+                repository,
+            } => {
+                let _ = self
+                    .multi
+                    .println(format!("{tag_or_digest}: Pulling from {repository}"));
+            }
+            PullEvent::Layer { id, status } => {
+                let Ok(mut lines) = self.lines.lock() else {
+                    return;
+                };
+                let bar = lines.entry(id.clone()).or_insert_with(|| {
+                    let b = self.multi.add(ProgressBar::new(0));
+                    b.set_style(
+                        ProgressStyle::with_template("{prefix}: {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    b.set_prefix(id.clone());
+                    b
+                });
+                match status {
+                    LayerStatus::Downloading { current, total } => {
+                        if bar.length() != Some(total) {
+                            bar.set_length(total);
+                            if let Ok(style) = ProgressStyle::with_template(
+                                "{prefix}: {msg} [{bar:50}] {decimal_bytes:>9}/{decimal_total_bytes}",
+                            ) {
+                                bar.set_style(style.progress_chars("=> "));
+                            }
+                        }
+                        bar.set_message("Downloading");
+                        bar.set_position(current);
+                    }
+                    other => {
+                        if let Ok(style) = ProgressStyle::with_template("{prefix}: {msg}") {
+                            bar.set_style(style);
+                        }
+                        bar.set_message(other.text());
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(lines) = self.lines.lock() {
+            for b in lines.values() {
+                b.abandon();
+            }
+        }
+    }
 }

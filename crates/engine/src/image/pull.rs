@@ -4,7 +4,9 @@
 //! store already has are not fetched ("Already exists"). The image becomes visible
 //! only once complete, in one metadata transaction.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use kujira_reference::Reference;
 use kujira_registry::{Client, Platform, RegistryConfig, ResolvedImage};
@@ -138,6 +140,10 @@ impl Engine {
         let source = Arc::new(resolved.source());
         let mut jobs = Vec::new();
         let mut ids = Vec::new();
+        // Bytes downloaded per layer, for progress bars on a terminal.
+        let counters: Vec<Arc<AtomicU64>> = (0..layers.len())
+            .map(|_| Arc::new(AtomicU64::new(0)))
+            .collect();
         for (i, layer) in layers.iter().enumerate() {
             let blob = Digest::parse(layer.digest().as_ref()).map_err(|_| {
                 EngineError::Registry(format!("unsupported layer digest {}", layer.digest()))
@@ -161,6 +167,7 @@ impl Engine {
             let source = source.clone();
             let digest = blob.to_string();
             let size = layer.size();
+            let counter = counters[i].clone();
             jobs.push(LayerJob {
                 chain_id: chains[i].clone(),
                 parent: i.checked_sub(1).map(|p| chains[p].clone()),
@@ -170,8 +177,10 @@ impl Engine {
                         let reader = handle
                             .block_on(client.open_blob(&source, &digest, Some(size), 0))
                             .map_err(std::io::Error::other)?;
-                        Ok(Box::new(reader.into_sync(handle.clone()))
-                            as Box<dyn std::io::Read + Send>)
+                        Ok(Box::new(Counting {
+                            inner: reader.into_sync(handle.clone()),
+                            counter: counter.clone(),
+                        }) as Box<dyn std::io::Read + Send>)
                     }),
                     expected_blob: Some(blob),
                     media_type: layer.media_type().to_string(),
@@ -199,7 +208,13 @@ impl Engine {
                 }
             }
         };
-        let stored = ingest_layers(self.store.content(), jobs, created, Some(&progress))?;
+        let finished = AtomicBool::new(false);
+        let stored = std::thread::scope(|s| {
+            s.spawn(|| report_downloads(&finished, &counters, &ids, layers, events));
+            let r = ingest_layers(self.store.content(), jobs, created, Some(&progress));
+            finished.store(true, Ordering::SeqCst);
+            r
+        })?;
 
         let id = config_digest.clone();
         let tag = reference.tag().map(|_| reference.clone());
@@ -244,5 +259,47 @@ impl Engine {
             digest: resolved.digest.clone(),
             newer,
         })
+    }
+}
+
+/// Emits `Downloading` events while layers stream in (a terminal shows them as
+/// progress bars; plain output ignores them, as Docker's does).
+fn report_downloads(
+    finished: &AtomicBool,
+    counters: &[Arc<AtomicU64>],
+    ids: &[(String, bool)],
+    layers: &[oci_spec::image::Descriptor],
+    events: &(dyn Fn(PullEvent) + Sync),
+) {
+    let mut last = vec![0u64; counters.len()];
+    while !finished.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        for (i, c) in counters.iter().enumerate() {
+            let now = c.load(Ordering::Relaxed);
+            if now != last[i] && !ids[i].1 && now < layers[i].size() {
+                last[i] = now;
+                events(PullEvent::Layer {
+                    id: ids[i].0.clone(),
+                    status: LayerStatus::Downloading {
+                        current: now,
+                        total: layers[i].size(),
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// Counts the bytes of a layer as they are read.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
