@@ -32,7 +32,7 @@ pub(crate) struct Recording<'w> {
     /// Stream offset of the next byte to arrive.
     pos: u64,
     /// Undecided bytes: the stream range `[pos - pending.len(), pos)`.
-    pending: Vec<u8>,
+    pending: Window,
     /// Bytes before this offset are raw unless announced as file content.
     decided: u64,
     /// Incoming bytes before this offset are content of an announced file.
@@ -49,7 +49,7 @@ impl<'w> Recording<'w> {
         Ok(Recording {
             enc: Encoder::new(out)?,
             pos: 0,
-            pending: Vec::new(),
+            pending: Window::default(),
             decided: 0,
             file_end: 0,
             files: BTreeSet::new(),
@@ -76,7 +76,7 @@ impl<'w> Recording<'w> {
             self.pos += k;
             data = &data[k as usize..];
         }
-        self.pending.extend_from_slice(data);
+        self.pending.push(data);
         self.pos += data.len() as u64;
         self.flush()
     }
@@ -100,11 +100,11 @@ impl<'w> Recording<'w> {
             return self.decide(offset.saturating_add(size));
         }
         let before = (offset - start) as usize;
-        self.enc.raw(&self.pending[..before])?;
+        self.enc.raw(&self.pending.bytes()[..before])?;
         let end = offset.saturating_add(size);
         if end <= self.pos {
             // Small file: read ahead entirely.
-            self.pending.drain(..(end - start) as usize);
+            self.pending.consume((end - start) as usize);
         } else {
             self.pending.clear();
             self.file_end = end;
@@ -148,8 +148,8 @@ impl<'w> Recording<'w> {
     /// The stream has been read to EOF: the rest is raw. Returns whether the
     /// split reproduces the stream, and its length.
     pub(crate) fn finish(&mut self) -> io::Result<(bool, u64)> {
-        let pending = std::mem::take(&mut self.pending);
-        self.enc.raw(&pending)?;
+        self.enc.raw(self.pending.bytes())?;
+        self.pending.clear();
         if self.file_end > self.pos {
             self.reproducible = false;
         }
@@ -163,9 +163,54 @@ impl<'w> Recording<'w> {
             return Ok(());
         }
         let k = (self.decided - start).min(self.pending.len() as u64) as usize;
-        self.enc.raw(&self.pending[..k])?;
-        self.pending.drain(..k);
+        self.enc.raw(&self.pending.bytes()[..k])?;
+        self.pending.consume(k);
         Ok(())
+    }
+}
+
+/// A byte queue consumed from the front. Entries are announced every few
+/// KiB while the window holds up to the parser's 64 KiB read-ahead, so
+/// shifting the rest down at each step would copy it over and over.
+#[derive(Default)]
+struct Window {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl Window {
+    fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        // Moving the live part down once it is at most half of the buffer
+        // costs at most one copy per byte pushed.
+        if self.head > 0 && self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    fn consume(&mut self, k: usize) {
+        self.head += k.min(self.len());
+        if self.head == self.buf.len() {
+            self.clear();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.head = 0;
     }
 }
 

@@ -296,6 +296,16 @@ pub(crate) fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
     out
 }
 
+/// [`snapshot`] with directory mtimes zeroed: implied parents get the time
+/// of extraction, which differs between two extractions a second apart.
+pub(crate) fn snapshot_timeless_dirs(root: &Path) -> BTreeMap<PathBuf, Node> {
+    let mut tree = snapshot(root);
+    tree.values_mut()
+        .filter(|n| n.kind == "dir")
+        .for_each(|n| n.mtime = 0);
+    tree
+}
+
 pub(crate) fn xattrs(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut names = vec![0u8; 4096];
     let n = rustix::fs::llistxattr(path, &mut names[..]).unwrap_or(0);
