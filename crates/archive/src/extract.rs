@@ -4,9 +4,11 @@
 //! The stream goes input → 256 KiB buffer → decoder → hashing (diff_id),
 //! on the caller's thread, then → structure guard → tar parser → files on
 //! a worker thread (see `pipe`); every byte is decompressed and hashed
-//! exactly once. Every filesystem operation is relative to a directory fd
-//! obtained through `resolve`, and the final component is never followed,
-//! so nothing the archive says can make us write outside `dest`.
+//! exactly once. When a tar-split is wanted, a recorder sits between the
+//! channel and the guard (see `split::record`). Every filesystem operation
+//! is relative to a directory fd obtained through `resolve`, and the final
+//! component is never followed, so nothing the archive says can make us
+//! write outside `dest`.
 
 use std::cell::RefCell;
 use std::io::{self, BufReader, Read, Write};

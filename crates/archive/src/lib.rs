@@ -30,6 +30,14 @@
 //! On error nothing outside `dest` has been touched; `dest` itself is left
 //! half-filled for the caller to delete.
 //!
+//! # Tar-split
+//! [`extract_layer_with_split`] also records a small description of the
+//! uncompressed stream (headers and padding verbatim, file contents by
+//! path), from which [`reassemble_layer`] writes the original tar again,
+//! byte for byte, out of the extracted directory; the store then need not
+//! keep a second copy of each layer. `LayerStats::reproducible` says
+//! whether that holds for a given layer.
+//!
 //! # Creation
 //! [`write_layer`] writes a deterministic tar of a directory, converting
 //! overlayfs whiteouts back to their OCI form.
