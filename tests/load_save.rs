@@ -235,3 +235,34 @@ fn import_rejects_bad_changes_before_touching_the_store() {
         &kujira_test_support::StoreSnapshot::take(k.root()),
     );
 }
+
+#[test]
+fn loaded_layers_are_stored_once_and_regenerate_their_tar() {
+    let img = image::layered();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("layered.tar");
+    img.to_docker_archive(&archive, "layered:v1");
+    let k = kujira();
+    k.ok(["load", "-i", archive.to_str().unwrap()]);
+    // No second copy of the uncompressed layers: only the config blob is a file.
+    let blobs: Vec<_> = std::fs::read_dir(k.root().join("blobs/sha256"))
+        .unwrap()
+        .collect();
+    assert_eq!(blobs.len(), 1, "only the config is kept as a blob");
+    assert!(k
+        .ok(["system", "check", "--verify-content"])
+        .contains("store is consistent"));
+    // A modified layer file is noticed.
+    let chain = img.diff_ids()[0].clone();
+    let busybox = k
+        .root()
+        .join("layers")
+        .join(&chain[7..])
+        .join("diff/bin/busybox");
+    let mut bytes = std::fs::read(&busybox).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&busybox, bytes).unwrap();
+    let out = k.run(["system", "check", "--verify-content"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no longer regenerates its tar"));
+}

@@ -216,7 +216,10 @@ fn image_size_is_what_is_on_disk() {
     // Docker's rule: apparent sizes of non-directories, hard links once.
     let mut on_disk = 0u64;
     let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![k.root().join("layers")];
+    let mut stack: Vec<_> = std::fs::read_dir(k.root().join("layers"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("diff"))
+        .collect();
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap() {
             let e = e.unwrap();

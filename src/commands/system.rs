@@ -29,10 +29,7 @@ pub fn prune(engine: &Engine, args: &SystemPruneArgs) -> Result<(), CliError> {
 }
 
 pub fn check(engine: &Engine, args: &CheckArgs) -> Result<(), CliError> {
-    let report = engine
-        .store
-        .check(args.verify_content)
-        .map_err(kujira_engine::EngineError::from)?;
+    let report = engine.check(args.verify_content)?;
     for p in &report.problems {
         println!("problem: {p}");
     }

@@ -44,7 +44,19 @@ impl Store {
 
         let blob_rows = self.meta.blobs()?;
         let blob_set: HashSet<&Digest> = blob_rows.iter().map(|(d, _)| d).collect();
+        let in_layers: std::collections::HashMap<Digest, Digest> =
+            self.meta.blobs_in_layers()?.into_iter().collect();
         for (digest, size) in &blob_rows {
+            if let Some(chain) = in_layers.get(digest) {
+                // Regenerated from its layer: the tar-split must be there. (Its bytes
+                // are checked by the engine, which can reassemble them.)
+                if !self.layers.split_path(chain).is_file() {
+                    report.problems.push(format!(
+                        "blob {digest} cannot be regenerated: layer {chain} has no tar-split"
+                    ));
+                }
+                continue;
+            }
             if !self.blobs.exists(digest) {
                 report.problems.push(format!("blob {digest} is missing"));
                 continue;

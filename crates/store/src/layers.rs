@@ -25,6 +25,11 @@ impl LayerStore {
         self.dir.join(chain_id.hex()).join("diff")
     }
 
+    /// The layer's tar-split: what regenerates its original tar from `diff/`.
+    pub fn split_path(&self, chain_id: &Digest) -> PathBuf {
+        self.dir.join(chain_id.hex()).join("tar-split")
+    }
+
     pub fn exists(&self, chain_id: &Digest) -> bool {
         self.dir.join(chain_id.hex()).is_dir()
     }

@@ -104,6 +104,7 @@ impl Engine {
             blob: blob_digest,
             blob_size,
             media_type: media_type.to_string(),
+            blob_in_layer: false,
         };
         {
             let _layer_lock = self.store.layers.lock(&diff_id)?;

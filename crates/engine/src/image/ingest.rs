@@ -8,7 +8,9 @@ use std::io::{self, BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use kujira_archive::{detect_compression, extract_layer, Compression, ExtractOptions};
+use kujira_archive::{
+    detect_compression, extract_layer, extract_layer_with_split, Compression, ExtractOptions,
+};
 use kujira_store::metadata::NewLayer;
 use kujira_store::{Content, Digest, Metadata, StoreError};
 
@@ -120,6 +122,7 @@ fn ingest_one(
     let _lock = store.layers.lock(&job.chain_id)?;
     let src = &job.source;
     let io_err = |e: io::Error| EngineError::io(format!("reading layer {}", src.name), e);
+    let split_path = store.layers.split_path(&job.chain_id);
 
     if let (Some((diff_id, size, tar_size)), true) = (
         meta.layer(&job.chain_id)?,
@@ -127,115 +130,170 @@ fn ingest_one(
     ) {
         // Already extracted (the tutorials' "Already exists"): keep only this
         // image's blob of it, if the store lacks that blob.
+        let existing =
+            |blob: Digest, blob_size: u64, media_type: String, in_layer: bool| NewLayer {
+                chain_id: job.chain_id.clone(),
+                diff_id: diff_id.clone(),
+                size,
+                tar_size,
+                blob,
+                blob_size,
+                media_type,
+                blob_in_layer: in_layer,
+            };
         if let Some(exp) = &src.expected_blob {
             if let Some((size_b, mt)) = meta.blob(exp)? {
-                if store.blobs.exists(exp) {
-                    return Ok(new_layer(
-                        job,
-                        diff_id,
-                        size,
-                        tar_size,
-                        exp.clone(),
-                        size_b,
-                        mt,
-                    ));
+                if store.blobs.exists(exp) || (*exp == diff_id && split_path.is_file()) {
+                    return Ok(existing(exp.clone(), size_b, mt, !store.blobs.exists(exp)));
                 }
             }
         }
+        let mut input = io::BufReader::with_capacity(256 * 1024, (src.open)().map_err(io_err)?);
+        let plain = detect_compression(input.fill_buf().map_err(io_err)?) == Compression::None;
+        if plain && split_path.is_file() {
+            // The layer regenerates this very tar: check the bytes, store nothing.
+            let mut hashed = kujira_store::DigestReader::new(input);
+            io::copy(&mut hashed, &mut io::sink()).map_err(io_err)?;
+            let (digest, n, _) = hashed.finish();
+            check_blob(src.expected_blob.as_ref(), &digest)?;
+            check_diff(src, &digest, &diff_id)?;
+            created.blob(&digest);
+            let layer = existing(digest, n, src.media_type.clone(), true);
+            meta.add_layer(&layer, job.parent.as_ref())?;
+            return Ok(layer);
+        }
         let mut w = store.blobs.writer()?;
-        io::copy(&mut (src.open)().map_err(io_err)?, &mut w).map_err(io_err)?;
+        io::copy(&mut input, &mut w).map_err(io_err)?;
         let (blob, blob_size) = w.commit(src.expected_blob.as_ref())?;
         created.blob(&blob);
         meta.add_blob(&blob, blob_size, &src.media_type)?;
-        return Ok(new_layer(
-            job,
-            diff_id,
-            size,
-            tar_size,
-            blob,
-            blob_size,
-            src.media_type.clone(),
-        ));
+        return Ok(existing(blob, blob_size, src.media_type.clone(), false));
     }
 
     created.layer(&job.chain_id);
-    let (stats, blob, blob_size) = store.layers.create(&job.chain_id, |dir| {
-        let mut input = io::BufReader::with_capacity(256 * 1024, (src.open)().map_err(io_err)?);
-        let plain = detect_compression(input.fill_buf().map_err(io_err)?) == Compression::None;
-        let mut w = store.blobs.writer()?;
-        if plain {
-            // An uncompressed layer's digest is its diff ID: hash it once.
-            w = w.hashed_by_caller();
-        }
-        let mut tee = Tee {
-            inner: input,
-            copy: &mut w,
-        };
-        let stats = extract_layer(&mut tee, dir, &ExtractOptions::default()).map_err(|source| {
-            EngineError::Layer {
+    let layer = store
+        .layers
+        .create(&job.chain_id, |dir| -> Result<NewLayer, EngineError> {
+            let mut input = io::BufReader::with_capacity(256 * 1024, (src.open)().map_err(io_err)?);
+            let plain = detect_compression(input.fill_buf().map_err(io_err)?) == Compression::None;
+            let layer_err = |source| EngineError::Layer {
                 layer: src.name.clone(),
                 source,
-            }
-        })?;
-        // Whatever follows the compressed stream is still part of the stored blob.
-        io::copy(&mut tee, &mut io::sink()).map_err(io_err)?;
-        // The blob's own digest first: a tampered blob is named as such.
-        let (blob, blob_size) = if plain {
-            let digest = Digest::parse(&stats.diff_id)?;
-            if let Some(exp) = &src.expected_blob {
-                if *exp != digest {
-                    return Err(StoreError::DigestMismatch {
-                        expected: exp.to_string(),
-                        actual: digest.to_string(),
-                    }
-                    .into());
+            };
+            if plain {
+                // An uncompressed layer is stored once: extracted, plus a tar-split that
+                // regenerates the exact tar (its digest is the diff ID) when needed.
+                let split_tmp = dir.with_file_name("tar-split");
+                let file = std::fs::File::create(&split_tmp).map_err(io_err)?;
+                let mut split = io::BufWriter::with_capacity(64 * 1024, file);
+                let stats = extract_layer_with_split(
+                    &mut input,
+                    dir,
+                    &ExtractOptions::default(),
+                    &mut split,
+                )
+                .map_err(layer_err)?;
+                split.flush().map_err(io_err)?;
+                drop(split);
+                let digest = Digest::parse(&stats.diff_id)?;
+                check_blob(src.expected_blob.as_ref(), &digest)?;
+                check_diff(src, &digest, &job.diff_id)?;
+                if stats.reproducible {
+                    created.blob(&digest);
+                    return Ok(new_layer(
+                        job,
+                        &stats,
+                        digest,
+                        stats.tar_size,
+                        src.media_type.clone(),
+                        true,
+                    ));
                 }
+                // Rare (a path written twice, sparse files): keep the tar itself,
+                // read a second time from the source.
+                let _ = std::fs::remove_file(&split_tmp);
+                let mut w = store.blobs.writer()?;
+                io::copy(&mut (src.open)().map_err(io_err)?, &mut w).map_err(io_err)?;
+                let (blob, blob_size) = w.commit(Some(&digest))?;
+                created.blob(&blob);
+                return Ok(new_layer(
+                    job,
+                    &stats,
+                    blob,
+                    blob_size,
+                    src.media_type.clone(),
+                    false,
+                ));
             }
-            w.commit_known(&digest)?
-        } else {
-            w.commit(src.expected_blob.as_ref())?
-        };
-        created.blob(&blob);
-        if stats.diff_id != job.diff_id.as_str() {
-            return Err(EngineError::InvalidArchive(format!(
-                "layer {} has diff ID {} but the image config says {}",
-                src.name, stats.diff_id, job.diff_id
-            )));
-        }
-        Ok((stats, blob, blob_size))
-    })?;
+            let mut w = store.blobs.writer()?;
+            let mut tee = Tee {
+                inner: input,
+                copy: &mut w,
+            };
+            let stats =
+                extract_layer(&mut tee, dir, &ExtractOptions::default()).map_err(layer_err)?;
+            // Whatever follows the compressed stream is still part of the stored blob.
+            io::copy(&mut tee, &mut io::sink()).map_err(io_err)?;
+            // The blob's own digest first: a tampered blob is named as such.
+            let (blob, blob_size) = w.commit(src.expected_blob.as_ref())?;
+            created.blob(&blob);
+            let diff = Digest::parse(&stats.diff_id)?;
+            check_diff(src, &diff, &job.diff_id)?;
+            Ok(new_layer(
+                job,
+                &stats,
+                blob,
+                blob_size,
+                src.media_type.clone(),
+                false,
+            ))
+        })?;
     // The layer's files must be on disk before metadata points at them.
     store.sync()?;
-    let layer = new_layer(
-        job,
-        job.diff_id.clone(),
-        stats.size,
-        stats.tar_size,
-        blob,
-        blob_size,
-        src.media_type.clone(),
-    );
     meta.add_layer(&layer, job.parent.as_ref())?;
     Ok(layer)
 }
 
+/// A blob must have the digest its descriptor names.
+fn check_blob(expected: Option<&Digest>, actual: &Digest) -> Result<(), EngineError> {
+    match expected {
+        Some(exp) if exp != actual => Err(StoreError::DigestMismatch {
+            expected: exp.to_string(),
+            actual: actual.to_string(),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// A layer must be what the image config says it is.
+fn check_diff(src: &LayerSource, actual: &Digest, expected: &Digest) -> Result<(), EngineError> {
+    if actual != expected {
+        return Err(EngineError::InvalidArchive(format!(
+            "layer {} has diff ID {actual} but the image config says {expected}",
+            src.name
+        )));
+    }
+    Ok(())
+}
+
 fn new_layer(
     job: &LayerJob,
-    diff_id: Digest,
-    size: u64,
-    tar_size: u64,
+    stats: &kujira_archive::LayerStats,
     blob: Digest,
     blob_size: u64,
     media_type: String,
+    blob_in_layer: bool,
 ) -> NewLayer {
     NewLayer {
         chain_id: job.chain_id.clone(),
-        diff_id,
-        size,
-        tar_size,
+        diff_id: job.diff_id.clone(),
+        size: stats.size,
+        tar_size: stats.tar_size,
         blob,
         blob_size,
         media_type,
+        blob_in_layer,
     }
 }
 

@@ -52,6 +52,8 @@ struct Upload {
     id: String,
     digest: Digest,
     size: u64,
+    /// Regenerated from this layer rather than read from a blob file.
+    layer: Option<kujira_store::metadata::LayerRow>,
 }
 
 impl Engine {
@@ -116,17 +118,31 @@ impl Engine {
             }) {
                 PushStatus::MountedFrom(from.to_string())
             } else {
-                let path = self.store.blobs.path(&u.digest);
+                let file: std::fs::File = match &u.layer {
+                    // Regenerated on the fly: the registry checks the digest.
+                    Some(layer) => {
+                        let (reader, writer) =
+                            std::io::pipe().map_err(|e| EngineError::io("creating a pipe", e))?;
+                        let mut tar = self.layer_tar(layer)?;
+                        std::thread::spawn(move || {
+                            let mut writer = writer;
+                            std::io::copy(&mut tar, &mut writer)
+                        });
+                        std::fs::File::from(std::os::fd::OwnedFd::from(reader))
+                    }
+                    None => {
+                        let path = self.store.blobs.path(&u.digest);
+                        std::fs::File::open(&path)
+                            .map_err(|e| EngineError::io(format!("open {}", path.display()), e))?
+                    }
+                };
                 runtime
-                    .block_on(async {
-                        let file = tokio::fs::File::open(&path).await.map_err(|e| {
-                            kujira_registry::Error::Protocol {
-                                url: path.display().to_string(),
-                                reason: e.to_string(),
-                            }
-                        })?;
-                        client.upload_blob(&reference, digest, u.size, file).await
-                    })
+                    .block_on(client.upload_blob(
+                        &reference,
+                        digest,
+                        u.size,
+                        tokio::fs::File::from_std(file),
+                    ))
                     .map_err(reg)?;
                 PushStatus::Pushed
             };
@@ -168,6 +184,7 @@ impl Engine {
                     id: l.diff_id.short().to_string(),
                     digest: l.blob.clone(),
                     size: l.blob_size,
+                    layer: l.blob_in_layer.then(|| l.clone()),
                 });
             }
         }
@@ -175,13 +192,16 @@ impl Engine {
             id: String::new(),
             digest: id.clone(),
             size: config_size,
+            layer: None,
         });
 
         if let Some(m) = &row.manifest {
             if let (Ok(bytes), Some((_, media_type))) =
                 (self.store.blobs.read(m), self.store.meta.blob(m)?)
             {
-                let all_present = uploads.iter().all(|u| self.store.blobs.exists(&u.digest));
+                let all_present = uploads
+                    .iter()
+                    .all(|u| u.layer.is_some() || self.store.blobs.exists(&u.digest));
                 if all_present {
                     return Ok((bytes, media_type, uploads));
                 }

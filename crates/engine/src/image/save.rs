@@ -142,12 +142,22 @@ impl Engine {
             .collect())
     }
 
-    /// Streams a layer as an uncompressed tar, checking it against its diff ID.
-    fn put_layer<W: Write>(
+    /// A layer's original uncompressed tar: its stored blob, decompressed if need
+    /// be, or regenerated from the layer directory and its tar-split.
+    pub(crate) fn layer_tar(
         &self,
-        tar: &mut tar::Builder<W>,
         layer: &kujira_store::metadata::LayerRow,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Box<dyn Read + Send>, EngineError> {
+        if layer.blob_in_layer {
+            let dir = self.store.layers.diff_dir(&layer.chain_id);
+            let split_path = self.store.layers.split_path(&layer.chain_id);
+            let split = std::fs::File::open(&split_path)
+                .map_err(|e| EngineError::io(format!("open {}", split_path.display()), e))?;
+            let (reader, writer) = io::pipe().map_err(|e| EngineError::io("creating a pipe", e))?;
+            // A failure ends the stream early; the caller's digest check reports it.
+            std::thread::spawn(move || kujira_archive::reassemble_layer(&dir, split, writer));
+            return Ok(Box::new(reader));
+        }
         let mut file = self.store.blobs.open(&layer.blob)?;
         let mut head = [0u8; 4];
         let n = file
@@ -155,14 +165,23 @@ impl Engine {
             .map_err(|e| EngineError::io("reading a layer", e))?;
         let file = self.store.blobs.open(&layer.blob)?;
         let buffered = io::BufReader::with_capacity(256 * 1024, file);
-        let plain: Box<dyn Read> = match detect_compression(&head[..n]) {
+        Ok(match detect_compression(&head[..n]) {
             Compression::None => Box::new(buffered),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
             Compression::Zstd => Box::new(
                 zstd::stream::read::Decoder::with_buffer(buffered)
                     .map_err(|e| EngineError::io("reading a layer", e))?,
             ),
-        };
+        })
+    }
+
+    /// Streams a layer as an uncompressed tar, checking it against its diff ID.
+    fn put_layer<W: Write>(
+        &self,
+        tar: &mut tar::Builder<W>,
+        layer: &kujira_store::metadata::LayerRow,
+    ) -> Result<(), EngineError> {
+        let plain = self.layer_tar(layer)?;
         let mut hashed = DigestReader::new(plain.take(layer.tar_size));
         let mut header = blob_header(layer.tar_size);
         tar.append_data(

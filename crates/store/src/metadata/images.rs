@@ -36,6 +36,8 @@ pub struct LayerRow {
     pub blob: Digest,
     pub blob_size: u64,
     pub media_type: String,
+    /// The blob is no file: it is regenerated from the layer and its tar-split.
+    pub blob_in_layer: bool,
 }
 
 /// A layer of an image being added.
@@ -48,6 +50,8 @@ pub struct NewLayer {
     pub blob: Digest,
     pub blob_size: u64,
     pub media_type: String,
+    /// The blob is regenerated from the layer's tar-split rather than stored.
+    pub blob_in_layer: bool,
 }
 
 /// Everything one transaction needs to make an image visible.
@@ -143,10 +147,7 @@ impl Metadata {
         let size: u64 = img.layers.iter().map(|l| l.size).sum();
         let mut parent: Option<&str> = None;
         for l in &img.layers {
-            tx.execute(
-                "INSERT OR IGNORE INTO blobs (digest, size, media_type) VALUES (?1, ?2, ?3)",
-                params![l.blob.as_str(), l.blob_size as i64, l.media_type],
-            )?;
+            insert_layer_blob(&tx, l)?;
             tx.execute(
                 "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, tar_size)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -292,7 +293,7 @@ impl Metadata {
 
     pub fn image_layers(&self, id: &Digest) -> Result<Vec<LayerRow>, StoreError> {
         let mut st = self.conn().prepare_cached(
-            "SELECT l.chain_id, l.diff_id, l.size, l.tar_size, b.digest, b.size, b.media_type
+            "SELECT l.chain_id, l.diff_id, l.size, l.tar_size, b.digest, b.size, b.media_type, b.layer
              FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
              JOIN blobs b ON b.digest = il.blob
              WHERE il.image_id = ?1 ORDER BY il.position",
@@ -306,6 +307,7 @@ impl Metadata {
                 blob: digest_col(r, 4)?,
                 blob_size: r.get::<_, i64>(5)? as u64,
                 media_type: r.get(6)?,
+                blob_in_layer: r.get::<_, Option<String>>(7)?.is_some(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -452,14 +454,7 @@ impl Metadata {
     /// image references them, garbage collection may take them back.
     pub fn add_layer(&self, layer: &NewLayer, parent: Option<&Digest>) -> Result<(), StoreError> {
         let tx = self.conn().unchecked_transaction()?;
-        tx.execute(
-            "INSERT OR IGNORE INTO blobs (digest, size, media_type) VALUES (?1, ?2, ?3)",
-            params![
-                layer.blob.as_str(),
-                layer.blob_size as i64,
-                layer.media_type
-            ],
-        )?;
+        insert_layer_blob(&tx, layer)?;
         tx.execute(
             "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size, tar_size) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -573,5 +568,37 @@ impl Metadata {
             params![repo, digest, image.as_str()],
         )?;
         Ok(())
+    }
+}
+
+/// The blob row of a layer: a stored file, or regenerated from the layer itself.
+fn insert_layer_blob(tx: &rusqlite::Transaction<'_>, l: &NewLayer) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO blobs (digest, size, media_type, layer) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            l.blob.as_str(),
+            l.blob_size as i64,
+            l.media_type,
+            l.blob_in_layer.then(|| l.chain_id.as_str())
+        ],
+    )?;
+    Ok(())
+}
+
+impl Metadata {
+    /// Blobs regenerated from layers: `(blob, chain ID)`.
+    pub fn blobs_in_layers(&self) -> Result<Vec<(Digest, Digest)>, StoreError> {
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT digest, layer FROM blobs WHERE layer IS NOT NULL")?;
+        let rows = st.query_map([], |r| {
+            let layer: String = r.get(1)?;
+            Ok((
+                digest_col(r, 0)?,
+                Digest::parse(&layer)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -10,7 +10,9 @@ const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS blobs (
     digest     TEXT PRIMARY KEY,
     size       INTEGER NOT NULL,
-    media_type TEXT NOT NULL
+    media_type TEXT NOT NULL,
+    layer      TEXT              -- set when the blob is not a file but is regenerated
+                                 -- from this layer's directory and its tar-split
 );
 CREATE TABLE IF NOT EXISTS layers (
     chain_id   TEXT PRIMARY KEY,
