@@ -52,11 +52,16 @@ pub(crate) fn ingest_layers(
     jobs: Vec<LayerJob>,
     created: &Created,
     progress: Option<ProgressFn<'_>>,
+    min_threads: usize,
 ) -> Result<Vec<NewLayer>, EngineError> {
+    // One worker per core for local archives; a pull also keeps as many downloads
+    // going as the registry configuration allows (Docker's default is 3), since a
+    // download waiting on the network leaves its core idle.
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 4)
+        .max(min_threads)
         .min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);

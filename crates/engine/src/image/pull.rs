@@ -211,7 +211,13 @@ impl Engine {
         let finished = AtomicBool::new(false);
         let stored = std::thread::scope(|s| {
             s.spawn(|| report_downloads(&finished, &counters, &ids, layers, events));
-            let r = ingest_layers(self.store.content(), jobs, created, Some(&progress));
+            let r = ingest_layers(
+                self.store.content(),
+                jobs,
+                created,
+                Some(&progress),
+                client.config().max_concurrent_downloads,
+            );
             finished.store(true, Ordering::SeqCst);
             r
         })?;

@@ -94,7 +94,7 @@ pub(super) fn load(
         }
         per_image.push(slots);
     }
-    let layers = ingest_layers(engine.store.content(), jobs, created, None)?;
+    let layers = ingest_layers(engine.store.content(), jobs, created, None, 1)?;
 
     let mut out = Vec::new();
     for ((config_bytes, config, _, tags, _), slots) in plans.iter().zip(per_image) {

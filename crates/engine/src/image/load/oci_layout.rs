@@ -72,7 +72,7 @@ pub(super) fn load(
                 },
             });
         }
-        let layers = ingest_layers(engine.store.content(), jobs, created, None)?;
+        let layers = ingest_layers(engine.store.content(), jobs, created, None, 1)?;
         created.blob(&manifest_digest);
         engine
             .store
