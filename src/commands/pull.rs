@@ -14,24 +14,12 @@ use crate::cli::PullArgs;
 use crate::error::CliError;
 
 pub fn run(engine: &Engine, args: &PullArgs) -> Result<(), CliError> {
-    let parsed = Reference::parse(&args.name).map_err(|e| {
-        CliError::new(
-            1,
-            format!("invalid reference format: {e}").replace(
-                "invalid reference format: invalid reference format",
-                "invalid reference format",
-            ),
-        )
-    })?;
+    let parsed = Reference::parse(&args.name).map_err(|e| CliError::new(1, e.to_string()))?;
     let names: Vec<String> = if args.all_tags {
         if parsed.tag().is_some() || parsed.digest().is_some() {
             return Err(CliError::new(1, "tag can't be used with --all-tags/-a"));
         }
-        let client = engine.registry_client()?;
-        let runtime = tokio_runtime()?;
-        let tags = runtime
-            .block_on(client.tags(&parsed))
-            .map_err(|e| CliError::new(1, format!("Error response from daemon: {e}")))?;
+        let tags = engine.remote_tags(&parsed)?;
         tags.into_iter()
             .map(|t| format!("{}:{t}", parsed.name()))
             .collect()
@@ -85,13 +73,6 @@ pub fn run(engine: &Engine, args: &PullArgs) -> Result<(), CliError> {
         println!("{}", pulled.reference);
     }
     Ok(())
-}
-
-fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::from)
 }
 
 /// Docker's live view on a terminal: one line per layer, updated in place, with a

@@ -10,6 +10,7 @@ mod ingest;
 pub mod inspect;
 pub mod list;
 pub mod load;
+mod net;
 pub mod prune;
 pub mod pull;
 pub mod push;

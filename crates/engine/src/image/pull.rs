@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kujira_reference::Reference;
-use kujira_registry::{Client, Platform, RegistryConfig, ResolvedImage};
+use kujira_registry::{Client, Platform, ResolvedImage};
 
 use super::config::ImageConfig;
 use super::ingest::{ingest_layers, LayerJob, LayerProgress, LayerSource};
+use super::net::{registry_error, runtime};
 use super::register::Candidate;
 use crate::{Digest, Engine, EngineError};
 
@@ -69,12 +70,6 @@ pub struct PullOptions {
 }
 
 impl Engine {
-    /// A registry client with this machine's configuration.
-    pub fn registry_client(&self) -> Result<Client, EngineError> {
-        let config = RegistryConfig::load().map_err(|e| EngineError::Registry(e.to_string()))?;
-        Ok(Client::new(config))
-    }
-
     pub fn pull(
         &self,
         name: &str,
@@ -93,15 +88,11 @@ impl Engine {
             .map(Platform::parse)
             .transpose()
             .map_err(EngineError::InvalidArgument)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| EngineError::io("starting the network runtime", e))?;
+        let runtime = runtime()?;
         let client = self.registry_client()?;
         let resolved = runtime
             .block_on(client.resolve(&reference, platform.as_ref()))
-            .map_err(|e| EngineError::Registry(e.to_string()))?;
+            .map_err(registry_error)?;
         events(PullEvent::PullingFrom {
             tag_or_digest: reference
                 .digest()

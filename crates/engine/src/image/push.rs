@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use kujira_reference::Reference;
 use serde_json::json;
 
+use super::net::{registry_error, runtime};
 use crate::{Digest, Engine, EngineError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,13 +90,8 @@ impl Engine {
             .find(|r| r.domain() == reference.domain() && r.path() != reference.path())
             .map(|r| r.path().to_string());
 
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| EngineError::io("starting the network runtime", e))?;
+        let runtime = runtime()?;
         let client = self.registry_client()?;
-        let reg = |e: kujira_registry::Error| EngineError::Registry(e.to_string());
         for u in &uploads {
             if !u.id.is_empty() {
                 events(PushEvent::Layer {
@@ -108,7 +104,7 @@ impl Engine {
             let digest = u.digest.as_str();
             let status = if runtime
                 .block_on(client.blob_exists(&reference, digest))
-                .map_err(reg)?
+                .map_err(registry_error)?
             {
                 PushStatus::AlreadyExists
             } else if let Some(from) = mount_from.as_deref().filter(|from| {
@@ -143,7 +139,7 @@ impl Engine {
                         u.size,
                         tokio::fs::File::from_std(file),
                     ))
-                    .map_err(reg)?;
+                    .map_err(registry_error)?;
                 PushStatus::Pushed
             };
             if !u.id.is_empty() {
@@ -155,7 +151,7 @@ impl Engine {
         }
         let digest = runtime
             .block_on(client.put_manifest(&reference, &tag, &media_type, &manifest_bytes))
-            .map_err(reg)?;
+            .map_err(registry_error)?;
         // Like Docker, remember the digest the registry now knows the image by.
         self.store
             .meta
@@ -232,26 +228,20 @@ impl Engine {
 
     /// `login`: checks the credentials against the registry, then stores them.
     pub fn login(&self, server: &str, user: &str, password: &str) -> Result<(), EngineError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| EngineError::io("starting the network runtime", e))?;
+        let runtime = runtime()?;
         let client = self.registry_client()?;
         runtime
             .block_on(client.login(server, user, password))
-            .map_err(|e| EngineError::Registry(e.to_string()))?;
+            .map_err(registry_error)?;
         Ok(())
     }
 
     /// `logout`: false when there were no credentials for `server`.
     pub fn logout(&self, server: &str) -> Result<bool, EngineError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| EngineError::io("starting the network runtime", e))?;
+        let runtime = runtime()?;
         let client = self.registry_client()?;
         runtime
             .block_on(client.logout(server))
-            .map_err(|e| EngineError::Registry(e.to_string()))
+            .map_err(registry_error)
     }
 }

@@ -5,21 +5,14 @@
 use kujira_reference::Reference;
 use kujira_registry::{Client, SearchResult};
 
+use super::net::{registry_error, runtime};
 use crate::{Engine, EngineError};
-
-fn runtime() -> Result<tokio::runtime::Runtime, EngineError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| EngineError::io("starting the network runtime", e))
-}
 
 impl Engine {
     /// Searches for `term` (`python`, or `registry.example.com/python`).
     pub fn search(&self, term: &str, limit: usize) -> Result<Vec<SearchResult>, EngineError> {
         let client = self.registry_client()?;
         let rt = runtime()?;
-        let reg = |e: kujira_registry::Error| EngineError::Registry(e.to_string());
         let (registry, needle) = match term.split_once('/') {
             Some((host, rest))
                 if host.contains('.') || host.contains(':') || host == "localhost" =>
@@ -42,9 +35,11 @@ impl Engine {
                     return Ok(found);
                 }
             }
-            return rt.block_on(client.search(&needle, limit)).map_err(reg);
+            return rt
+                .block_on(client.search(&needle, limit))
+                .map_err(registry_error);
         }
-        catalog_search(&rt, &client, &registry, &needle, limit, false).map_err(reg)
+        catalog_search(&rt, &client, &registry, &needle, limit, false).map_err(registry_error)
     }
 
     /// The manifest (or index) of `name` as the registry serves it.
@@ -57,10 +52,9 @@ impl Engine {
         };
         let client = self.registry_client()?;
         let rt = runtime()?;
-        let reg = |e: kujira_registry::Error| EngineError::Registry(e.to_string());
         let endpoints = rt
             .block_on(client.pull_endpoints(reference.domain()))
-            .map_err(reg)?;
+            .map_err(registry_error)?;
         let wanted = reference
             .digest()
             .or(reference.tag())
@@ -74,7 +68,7 @@ impl Engine {
             }
         }
         Err(last
-            .map(reg)
+            .map(registry_error)
             .unwrap_or_else(|| EngineError::Registry(format!("no such manifest: {name}"))))
     }
 }
