@@ -7,12 +7,12 @@
 # take the dpkg lock. Debian/Ubuntu only (apt-get).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils)
+PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl)
 # Binaries whose absence means the package set is incomplete. busybox is
 # checked by path because the tests copy the *static* /bin/busybox into
 # rootfs fixtures; a dynamically linked one from package `busybox` would not
 # run inside them.
-TOOLS=(skopeo umoci docker-registry crun runc jq hyperfine sqlite3 openssl htpasswd)
+TOOLS=(skopeo umoci docker-registry crun runc jq hyperfine sqlite3 openssl htpasswd curl)
 
 missing=()
 for t in "${TOOLS[@]}"; do
