@@ -376,3 +376,52 @@ fn search_and_manifest_inspect() {
     );
     assert!(m.starts_with("{\n\t\"schemaVersion\": 2,"), "{m}");
 }
+
+#[test]
+fn two_concurrent_pulls_fetch_a_shared_layer_once() {
+    let reg = Registry::start(RegistryOptions::plain());
+    let (base, child) = image::shared_pair();
+    reg.push_image(base, "team/base:1");
+    reg.push_image(child, "team/child:1");
+    // A proxy that never cuts, to count the blob downloads.
+    let proxy = CutProxy::start(&reg.host(), u64::MAX);
+    let c = Client::new(None);
+    c.ok(&["images"]);
+    let names = [
+        format!("{}/team/base:1", proxy.host()),
+        format!("{}/team/child:1", proxy.host()),
+    ];
+    let handles: Vec<_> = names
+        .iter()
+        .map(|n| {
+            let mut cmd = c.k.cmd(["pull", n.as_str()]);
+            cmd.env("DOCKER_CONFIG", c.config.path())
+                .env("XDG_CONFIG_HOME", c.config.path());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for h in handles {
+        assert!(h.wait_with_output().unwrap().status.success());
+    }
+    // base has 2 layers, child shares them and adds 1: 3 layer blobs, each fetched once
+    // (configs are fetched by both: they are what tells a pull which layers it needs).
+    let layer_blobs = reg.inspect("team/child:1", &[])["Layers"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    assert_eq!(layer_blobs, 3);
+    assert!(
+        proxy.blob_requests() <= layer_blobs + 2,
+        "{} blob requests for {layer_blobs} layers and 2 configs",
+        proxy.blob_requests()
+    );
+    assert_eq!(
+        std::fs::read_dir(c.k.root().join("layers"))
+            .unwrap()
+            .count(),
+        3
+    );
+    assert!(c
+        .ok(&["system", "check", "--verify-content"])
+        .contains("store is consistent"));
+}
