@@ -1,0 +1,24 @@
+//! kujira's container runtime layer.
+//!
+//! * [`spec`]: the OCI runtime spec (`config.json`) built from an image's config and
+//!   Docker-like run options, with Docker's security defaults ([`defaults`]).
+//! * [`bundle`]: a bundle directory whose rootfs is an overlay of the image layers plus
+//!   the container's copy-on-write upper directory.
+//! * [`oci_runtime`]: runs a bundle with an OCI runtime binary (crun, runc, youki).
+//! * [`host`]: facts about the host the spec depends on (rlimits, capabilities,
+//!   devices, cgroup layout).
+
+pub mod bundle;
+pub mod caps;
+pub mod defaults;
+mod error;
+pub mod host;
+pub mod oci_runtime;
+pub mod spec;
+pub mod user;
+
+// pub use bundle::Bundle;
+pub use error::RuntimeError;
+pub use host::{CgroupMode, HostDevice, HostFacts};
+// pub use oci_runtime::OciRuntime;
+pub use spec::{build_spec, ImageRunConfig, NetworkMode, RunOptions, Ulimit};

@@ -1,0 +1,456 @@
+//! The OCI runtime spec (`config.json`) of a container: the image's config merged
+//! with Docker-like run options, on Docker's defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+
+use crate::host::{HostFacts, ULIMITS};
+use crate::user::resolve_user;
+use crate::{caps, defaults, RuntimeError};
+
+/// The parts of an image's config that shape a container (plain fields, so the
+/// runtime crate does not depend on the engine's image types).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageRunConfig {
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub stop_signal: Option<String>,
+    pub exposed_ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `--network`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// A network namespace of its own (the engine wires it up).
+    #[default]
+    Private,
+    /// A network namespace with only loopback.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+/// One `--ulimit name=soft[:hard]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Docker-like `run`/`create` options.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The container id (the default hostname is its first 12 characters).
+    pub id: String,
+    /// The rootfs path as written into the spec (relative to the bundle, usually
+    /// `rootfs`), used too for resolving `--user` when `user_rootfs` is not given.
+    pub rootfs: PathBuf,
+    /// Where the rootfs can be read now, to resolve `--user` (the lower layers merged,
+    /// or the mounted overlay). Defaults to `rootfs`.
+    pub user_rootfs: Option<PathBuf>,
+    /// Arguments after the image name (replace the image's CMD when non-empty).
+    pub cmd: Vec<String>,
+    /// `--entrypoint`: `Some(vec![])` (or `Some(vec![""])`) is `--entrypoint ""`.
+    pub entrypoint: Option<Vec<String>>,
+    /// `-e`, in order: `KEY=VALUE`, or `KEY` to take the host's value.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `-m` in bytes.
+    pub memory: Option<i64>,
+    /// `--cpus`.
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    /// `-v host:ctr[:ro]` with an absolute host path.
+    pub binds: Vec<String>,
+    /// `--tmpfs /path[:options]`.
+    pub tmpfs: Vec<String>,
+    pub network: NetworkMode,
+    /// `--init` (not honoured yet).
+    pub init: bool,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--ulimit`: only these rlimits are set.
+    pub ulimits: Vec<Ulimit>,
+    /// The cgroup path (default `/kujira/<id>`).
+    pub cgroups_path: Option<String>,
+}
+
+/// Builds the container's OCI runtime spec.
+pub fn build_spec(
+    image: &ImageRunConfig,
+    opts: &RunOptions,
+    host: &HostFacts,
+) -> Result<Spec, RuntimeError> {
+    let args = command(image, opts)?;
+    let hostname = match (&opts.hostname, opts.network) {
+        (Some(h), _) if !h.is_empty() => h.clone(),
+        (_, NetworkMode::Host) => host.hostname.clone(),
+        _ => opts.id.chars().take(12).collect(),
+    };
+    let user_arg = opts
+        .user
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .unwrap_or(image.user.as_str());
+    let user_root = opts.user_rootfs.as_deref().unwrap_or(&opts.rootfs);
+    let user = resolve_user(user_root, user_arg)?;
+    let mut env = environment(image, opts, host, &hostname);
+    if !env.iter().any(|e| env_key(e) == "HOME") {
+        env.push(format!("HOME={}", user.home));
+    }
+    let cwd = match opts.workdir.as_deref().filter(|w| !w.is_empty()) {
+        Some(w) => absolute_workdir(w)?,
+        None if !image.working_dir.is_empty() => absolute_workdir(&image.working_dir)?,
+        None => "/".to_string(),
+    };
+    let cap_list = caps::effective_caps(
+        opts.privileged,
+        &opts.cap_add,
+        &opts.cap_drop,
+        host.last_cap,
+    )?;
+    let rlimits = rlimits(&opts.ulimits, host)?;
+
+    let mut process = json!({
+        "terminal": opts.tty,
+        "user": {"uid": user.uid, "gid": user.gid},
+        "args": args,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": {
+            "bounding": cap_list,
+            "effective": cap_list,
+            "permitted": cap_list,
+        },
+        "noNewPrivileges": opts.no_new_privileges,
+    });
+    if !user.additional_gids.is_empty() {
+        process["user"]["additionalGids"] = json!(user.additional_gids);
+    }
+    if !rlimits.is_empty() {
+        process["rlimits"] = json!(rlimits);
+    }
+
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    if opts.network != NetworkMode::Host {
+        namespaces.push(json!({"type": "network"}));
+    }
+    namespaces.push(json!({"type": "cgroup"}));
+
+    let mut resources = json!({});
+    if opts.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    } else {
+        resources["devices"] = json!(defaults::device_rules());
+    }
+    if let Some(memory) = opts.memory {
+        if memory < 6 * 1024 * 1024 {
+            return Err(RuntimeError::InvalidOption {
+                what: "memory limit",
+                reason: "Minimum memory limit allowed is 6MB".into(),
+            });
+        }
+        resources["memory"] = json!({"limit": memory});
+    }
+    if let Some(cpus) = opts.cpus {
+        if !(cpus.is_finite() && cpus > 0.0) {
+            return Err(RuntimeError::InvalidOption {
+                what: "cpus",
+                reason: format!("{cpus} is not a positive number of CPUs"),
+            });
+        }
+        let period: u64 = 100_000;
+        resources["cpu"] =
+            json!({"quota": (cpus * period as f64).round() as i64, "period": period});
+    }
+    if let Some(pids) = opts.pids_limit {
+        if pids > 0 {
+            resources["pids"] = json!({"limit": pids});
+        }
+    }
+
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "resources": resources,
+        "cgroupsPath": opts.cgroups_path.clone().unwrap_or_else(|| format!("/kujira/{}", opts.id)),
+    });
+    if opts.privileged {
+        linux["devices"] = json!(host
+            .devices
+            .iter()
+            .map(|d| json!({
+                "path": d.path, "type": d.kind.to_string(), "major": d.major, "minor": d.minor,
+                "fileMode": d.mode, "uid": d.uid, "gid": d.gid,
+            }))
+            .collect::<Vec<_>>());
+    } else {
+        linux["maskedPaths"] = json!(defaults::MASKED_PATHS);
+        linux["readonlyPaths"] = json!(defaults::READONLY_PATHS);
+    }
+
+    let mut annotations = serde_json::Map::new();
+    if let Some(sig) = &image.stop_signal {
+        annotations.insert("org.kujira.stop-signal".into(), json!(sig));
+    }
+
+    let spec = json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": opts.rootfs, "readonly": opts.read_only},
+        "hostname": hostname,
+        "process": process,
+        "mounts": mounts(opts)?,
+        "linux": linux,
+        "annotations": annotations,
+    });
+    serde_json::from_value(spec).map_err(|e| RuntimeError::Spec(e.to_string()))
+}
+
+/// Docker's entrypoint/cmd rules.
+fn command(image: &ImageRunConfig, opts: &RunOptions) -> Result<Vec<String>, RuntimeError> {
+    let (entrypoint, cmd) = match &opts.entrypoint {
+        // `--entrypoint` (even empty) drops the image's CMD too.
+        Some(ep) => {
+            let ep: Vec<String> = if ep.len() == 1 && ep[0].is_empty() {
+                Vec::new()
+            } else {
+                ep.clone()
+            };
+            (ep, opts.cmd.clone())
+        }
+        None => {
+            let cmd = if opts.cmd.is_empty() {
+                image.cmd.clone()
+            } else {
+                opts.cmd.clone()
+            };
+            (image.entrypoint.clone(), cmd)
+        }
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        return Err(RuntimeError::NoCommand);
+    }
+    Ok(args)
+}
+
+fn env_key(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(k, _)| k)
+}
+
+fn set_env(env: &mut Vec<String>, entry: String) {
+    let key = env_key(&entry).to_string();
+    match env.iter_mut().find(|e| env_key(e) == key) {
+        Some(slot) => *slot = entry,
+        None => env.push(entry),
+    }
+}
+
+/// PATH (default unless the image or `-e` sets it), HOSTNAME, TERM with a TTY, then
+/// the image's env, then `-e` in order (later wins; `KEY` alone takes the host's
+/// value and is dropped when the host has none).
+fn environment(
+    image: &ImageRunConfig,
+    opts: &RunOptions,
+    host: &HostFacts,
+    hostname: &str,
+) -> Vec<String> {
+    let mut env = vec![
+        format!("PATH={}", defaults::DEFAULT_PATH),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if opts.tty {
+        env.push("TERM=xterm".into());
+    }
+    for e in &image.env {
+        set_env(&mut env, e.clone());
+    }
+    for e in &opts.env {
+        if e.contains('=') {
+            set_env(&mut env, e.clone());
+        } else if let Some(v) = host.env.get(e.as_str()) {
+            set_env(&mut env, format!("{e}={v}"));
+        }
+    }
+    env
+}
+
+fn absolute_workdir(w: &str) -> Result<String, RuntimeError> {
+    if w.starts_with('/') {
+        Ok(w.to_string())
+    } else {
+        Err(RuntimeError::InvalidOption {
+            what: "working directory",
+            reason: format!(
+                "the working directory '{w}' is invalid, it needs to be an absolute path"
+            ),
+        })
+    }
+}
+
+fn rlimits(asked: &[Ulimit], host: &HostFacts) -> Result<Vec<Value>, RuntimeError> {
+    let mut out = Vec::new();
+    for ul in asked {
+        let Some((_, rtype, _)) = ULIMITS.iter().find(|(n, _, _)| *n == ul.name) else {
+            return Err(RuntimeError::InvalidUlimit {
+                name: ul.name.clone(),
+                reason: "unknown ulimit type".into(),
+            });
+        };
+        if ul.soft > ul.hard {
+            return Err(RuntimeError::InvalidUlimit {
+                name: ul.name.clone(),
+                reason: format!(
+                    "soft limit {} is greater than the hard limit {}",
+                    ul.soft, ul.hard
+                ),
+            });
+        }
+        let host_hard = host.hard_limits.get(&ul.name).copied().unwrap_or(u64::MAX);
+        if ul.hard > host_hard {
+            return Err(RuntimeError::InvalidUlimit {
+                name: ul.name.clone(),
+                reason: format!(
+                    "hard limit {} is above this host's hard limit {host_hard}, which can't be raised (no CAP_SYS_RESOURCE)",
+                    ul.hard
+                ),
+            });
+        }
+        out.push(json!({"type": rtype, "soft": ul.soft, "hard": ul.hard}));
+    }
+    Ok(out)
+}
+
+/// Default mounts (minus any a user mount replaces), then bind and tmpfs mounts,
+/// shallowest destination first.
+fn mounts(opts: &RunOptions) -> Result<Vec<Value>, RuntimeError> {
+    let mut user = Vec::new();
+    for b in &opts.binds {
+        user.push(parse_bind(b)?);
+    }
+    for t in &opts.tmpfs {
+        user.push(parse_tmpfs(t)?);
+    }
+    let user_dests: Vec<String> = user
+        .iter()
+        .filter_map(|m| m["destination"].as_str().map(str::to_string))
+        .collect();
+    let mut out: Vec<Value> = defaults::mounts(opts.privileged)
+        .into_iter()
+        .filter(|m| {
+            let dest = m["destination"].as_str().unwrap_or_default();
+            !user_dests.iter().any(|d| d == dest)
+        })
+        .collect();
+    user.sort_by_key(|m| {
+        Path::new(m["destination"].as_str().unwrap_or_default())
+            .components()
+            .count()
+    });
+    out.extend(user);
+    Ok(out)
+}
+
+fn clean_destination(spec: &str, dest: &str) -> Result<String, RuntimeError> {
+    if !dest.starts_with('/') {
+        return Err(RuntimeError::InvalidMount {
+            spec: spec.into(),
+            reason: format!("invalid mount path: '{dest}' mount path must be absolute"),
+        });
+    }
+    let cleaned: PathBuf = Path::new(dest).components().collect();
+    let cleaned = cleaned.to_string_lossy().into_owned();
+    if cleaned == "/" {
+        return Err(RuntimeError::InvalidMount {
+            spec: spec.into(),
+            reason: "invalid specification: destination can't be '/'".into(),
+        });
+    }
+    Ok(cleaned)
+}
+
+fn parse_bind(spec: &str) -> Result<Value, RuntimeError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dest, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => {
+            return Err(RuntimeError::InvalidMount {
+                spec: spec.into(),
+                reason: "expected host-path:container-path[:ro]".into(),
+            })
+        }
+    };
+    if !src.starts_with('/') {
+        return Err(RuntimeError::InvalidMount {
+            spec: spec.into(),
+            reason: "the host path must be absolute (named volumes are not supported here)".into(),
+        });
+    }
+    let dest = clean_destination(spec, dest)?;
+    let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
+    for m in mode.split(',').filter(|m| !m.is_empty()) {
+        match m {
+            "ro" => options.push("ro".into()),
+            "rw" | "z" | "Z" => {}
+            other => {
+                return Err(RuntimeError::InvalidMount {
+                    spec: spec.into(),
+                    reason: format!("invalid mode: {other}"),
+                })
+            }
+        }
+    }
+    Ok(json!({"destination": dest, "type": "bind", "source": src, "options": options}))
+}
+
+fn parse_tmpfs(spec: &str) -> Result<Value, RuntimeError> {
+    let (dest, extra) = spec.split_once(':').unwrap_or((spec, ""));
+    let dest = clean_destination(spec, dest)?;
+    let mut options = vec![
+        "noexec".to_string(),
+        "nosuid".to_string(),
+        "nodev".to_string(),
+    ];
+    for o in extra.split(',').filter(|o| !o.is_empty()) {
+        let o = o.to_string();
+        // An explicit exec/suid/dev turns the default off.
+        let opposite = match o.as_str() {
+            "exec" => Some("noexec"),
+            "suid" => Some("nosuid"),
+            "dev" => Some("nodev"),
+            _ => None,
+        };
+        if let Some(opp) = opposite {
+            options.retain(|x| x != opp);
+        }
+        if !options.contains(&o) {
+            options.push(o);
+        }
+    }
+    Ok(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}))
+}
+
+#[cfg(test)]
+mod tests;
