@@ -149,7 +149,14 @@ mod tests {
     #[test]
     fn arithmetic() {
         let default_len = DEFAULT_CAPS.len();
-        let cases: &[(&[&str], &[&str], usize, &[&str], &[&str])] = &[
+        type Case<'a> = (
+            &'a [&'a str],
+            &'a [&'a str],
+            usize,
+            &'a [&'a str],
+            &'a [&'a str],
+        );
+        let cases: &[Case] = &[
             // add, drop, expected len, must contain, must not contain
             (
                 &[],

@@ -17,7 +17,7 @@ pub mod oci_runtime;
 pub mod spec;
 pub mod user;
 
-// pub use bundle::Bundle;
+pub use bundle::Bundle;
 pub use error::RuntimeError;
 pub use host::{CgroupMode, HostDevice, HostFacts};
 // pub use oci_runtime::OciRuntime;

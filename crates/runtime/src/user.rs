@@ -98,10 +98,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<ResolvedUser, RuntimeEr
         }
         None => {
             if let Some(e) = &entry {
-                for g in groups
-                    .iter()
-                    .filter(|g| g.members.iter().any(|m| *m == e.name))
-                {
+                for g in groups.iter().filter(|g| g.members.contains(&e.name)) {
                     if !resolved.additional_gids.contains(&g.gid) {
                         resolved.additional_gids.push(g.gid);
                     }

@@ -58,7 +58,14 @@ fn sv(v: &[&str]) -> Vec<String> {
 #[test]
 fn cmd_and_entrypoint_rules() {
     // image entrypoint, image cmd, --entrypoint, args, expected
-    let cases: &[(&[&str], &[&str], Option<&[&str]>, &[&str], Option<&[&str]>)] = &[
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [&'a str],
+        Option<&'a [&'a str]>,
+        &'a [&'a str],
+        Option<&'a [&'a str]>,
+    );
+    let cases: &[Case] = &[
         (&[], &["sh"], None, &[], Some(&["sh"])),
         (&[], &["sh"], None, &["echo", "hi"], Some(&["echo", "hi"])),
         (&["/ep"], &["a"], None, &[], Some(&["/ep", "a"])),
