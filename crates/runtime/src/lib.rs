@@ -20,5 +20,5 @@ pub mod user;
 pub use bundle::Bundle;
 pub use error::RuntimeError;
 pub use host::{CgroupMode, HostDevice, HostFacts};
-// pub use oci_runtime::OciRuntime;
+pub use oci_runtime::{ContainerState, OciRuntime, ProcessIo, RuntimeKind};
 pub use spec::{build_spec, ImageRunConfig, NetworkMode, RunOptions, Ulimit};
