@@ -160,7 +160,10 @@ KUJIRA_ROOT=$check "$KUJIRA" inspect -f '{{len .RootFS.Layers}} layers, {{.Size}
 hyperfine_args=()
 for i in "${!cmds[@]}"; do hyperfine_args+=(-n "${names[$i]}" "bash -c '${cmds[$i]}'"); done
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-hyperfine -N --runs "$RUNS" --export-markdown "$work/pull.md" --export-json "$work/pull.json" \
+# `sync` before every run: each contender starts with no dirty data left by the one
+# before (kujira flushes before it commits, the peers never do, so without this kujira
+# would pay for writing out the previous contender's data).
+hyperfine -N --runs "$RUNS" --prepare sync --export-markdown "$work/pull.md" --export-json "$work/pull.json" \
     "${hyperfine_args[@]}" >&2
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
@@ -179,7 +182,7 @@ mem() { # mem NAME COMMAND
     echo
     echo "| command | peak RSS | wall | user | sys | CPU |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-    for i in "${!cmds[@]}"; do mem "${names[$i]}" "${cmds[$i]}"; done
+    for i in "${!cmds[@]}"; do sync; mem "${names[$i]}" "${cmds[$i]}"; done
     echo
     python3 - "$work/pull.json" <<'PY'
 import json, sys

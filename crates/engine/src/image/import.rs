@@ -116,7 +116,6 @@ impl Engine {
             } else {
                 created.layer(&diff_id);
                 self.store.layers.install(&diff_id, &work)?;
-                self.store.sync()?;
                 self.store.meta.add_layer(&layer, None)?;
             }
         }

@@ -164,7 +164,7 @@ fn ingest_one(
             check_diff(src, &digest, &diff_id)?;
             created.blob(&digest);
             let layer = existing(digest, n, src.media_type.clone(), true);
-            meta.add_layer(&layer, job.parent.as_ref())?;
+            meta.add_layer_blob(&layer)?;
             return Ok(layer);
         }
         let mut w = store.blobs.writer()?;
@@ -253,8 +253,8 @@ fn ingest_one(
                 false,
             ))
         })?;
-    // The layer's files must be on disk before metadata points at them.
-    store.sync()?;
+    // Recorded now (unflushed, tagged with the boot ID) so a concurrent process
+    // waiting on this layer reuses it; the image commit flushes once for all layers.
     meta.add_layer(&layer, job.parent.as_ref())?;
     Ok(layer)
 }

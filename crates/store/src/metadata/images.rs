@@ -159,6 +159,12 @@ impl Metadata {
                     l.tar_size as i64
                 ],
             )?;
+            // The caller flushed the filesystem before this transaction: the
+            // image's layers are durable now.
+            tx.execute(
+                "UPDATE layers SET unsynced_boot = NULL WHERE chain_id = ?1",
+                [l.chain_id.as_str()],
+            )?;
             parent = Some(l.chain_id.as_str());
         }
         let inserted = tx.execute(
@@ -421,20 +427,29 @@ fn set_tag(
 impl Metadata {
     /// The recorded layer with this chain ID, if any.
     pub fn layer(&self, chain_id: &Digest) -> Result<Option<(Digest, u64, u64)>, StoreError> {
-        self.conn()
+        // A layer recorded but not yet flushed is usable while the kernel that holds
+        // its files in the page cache is still running (a concurrent or killed
+        // process wrote it); after a reboot it may be incomplete: treat it as absent.
+        let row = self
+            .conn()
             .query_row(
-                "SELECT diff_id, size, tar_size FROM layers WHERE chain_id = ?1",
+                "SELECT diff_id, size, tar_size, unsynced_boot FROM layers WHERE chain_id = ?1",
                 [chain_id.as_str()],
                 |r| {
                     Ok((
                         digest_col(r, 0)?,
                         r.get::<_, i64>(1)? as u64,
                         r.get::<_, i64>(2)? as u64,
+                        r.get::<_, Option<String>>(3)?,
                     ))
                 },
             )
-            .optional()
-            .map_err(Into::into)
+            .optional()?;
+        Ok(match row {
+            Some((d, size, tar, None)) => Some((d, size, tar)),
+            Some((d, size, tar, Some(boot))) if boot == boot_id() => Some((d, size, tar)),
+            _ => None,
+        })
     }
 
     pub fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
@@ -456,15 +471,25 @@ impl Metadata {
         let tx = self.conn().unchecked_transaction()?;
         insert_layer_blob(&tx, layer)?;
         tx.execute(
-            "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size, tar_size) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size, tar_size, unsynced_boot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 layer.chain_id.as_str(),
                 layer.diff_id.as_str(),
                 parent.map(|p| p.as_str()),
                 layer.size as i64,
-                layer.tar_size as i64
+                layer.tar_size as i64,
+                boot_id()
             ],
         )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the blob a layer already in the store was loaded from this time.
+    pub fn add_layer_blob(&self, layer: &NewLayer) -> Result<(), StoreError> {
+        let tx = self.conn().unchecked_transaction()?;
+        insert_layer_blob(&tx, layer)?;
         tx.commit()?;
         Ok(())
     }
@@ -601,4 +626,15 @@ impl Metadata {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// This boot's ID: what tells a layer written before a crash of the whole machine
+/// (possibly incomplete on disk) from one a live kernel still holds.
+pub fn boot_id() -> &'static str {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
 }

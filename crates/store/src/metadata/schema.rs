@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS layers (
     diff_id    TEXT NOT NULL,
     parent     TEXT,
     size       INTEGER NOT NULL, -- Docker's size of the extracted directory
-    tar_size   INTEGER NOT NULL  -- length of the uncompressed layer tar
+    tar_size   INTEGER NOT NULL, -- length of the uncompressed layer tar
+    unsynced_boot TEXT           -- boot ID while the files may still be only in the
+                                 -- page cache; NULL once flushed (see Metadata::layer)
 );
 CREATE TABLE IF NOT EXISTS images (
     id            TEXT PRIMARY KEY, -- config digest
