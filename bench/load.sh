@@ -33,5 +33,6 @@ ls -l "$work/bench.tar" >&2
 hyperfine -N --warmup 1 --runs ${RUNS:-10} --export-markdown "$work/load.md" \
     --prepare "mkdir -p $work/runs && sync" \
     -n "kujira load" "bash -c 'KUJIRA_ROOT=\$(mktemp -d -p $work/runs) exec $KUJIRA load -q -i $work/bench.tar'" \
-    -n "skopeo copy docker-archive: oci:" "bash -c 'exec skopeo copy --quiet docker-archive:$work/bench.tar oci:\$(mktemp -d -p $work/runs):bench'" >&2
+    -n "skopeo copy docker-archive: oci:" "bash -c 'exec skopeo copy --quiet docker-archive:$work/bench.tar oci:\$(mktemp -d -p $work/runs):bench'" \
+    -n "skopeo copy, then sync (as durable as kujira)" "bash -c 'skopeo copy --quiet docker-archive:$work/bench.tar oci:\$(mktemp -d -p $work/runs):bench && sync'" >&2
 cat "$work/load.md"
