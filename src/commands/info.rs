@@ -30,12 +30,7 @@ pub fn run(engine: &Engine, args: &InfoArgs) -> Result<(), CliError> {
     });
     let mut out = std::io::stdout().lock();
     if let Some(f) = args.format.as_deref().filter(|f| !f.is_empty()) {
-        let t = Template::parse(f).map_err(|e| CliError::from(FormatError::Parse(e)))?;
-        let text = t
-            .execute(&Value::from_json(&doc, &[]))
-            .map_err(|e| CliError::from(FormatError::Exec(e)))?;
-        writeln!(out, "{text}")?;
-        return Ok(());
+        return render(&mut out, f, &doc);
     }
     writeln!(
         out,
@@ -76,12 +71,7 @@ pub fn version(args: &VersionArgs) -> Result<(), CliError> {
     });
     let mut out = std::io::stdout().lock();
     if let Some(f) = args.format.as_deref().filter(|f| !f.is_empty()) {
-        let t = Template::parse(f).map_err(|e| CliError::from(FormatError::Parse(e)))?;
-        let text = t
-            .execute(&Value::from_json(&doc, &[]))
-            .map_err(|e| CliError::from(FormatError::Exec(e)))?;
-        writeln!(out, "{text}")?;
-        return Ok(());
+        return render(&mut out, f, &doc);
     }
     let arch = kujira_engine::image::config::host_platform().1;
     writeln!(
@@ -89,5 +79,15 @@ pub fn version(args: &VersionArgs) -> Result<(), CliError> {
         "Client:\n Version:           {v}\n API version:       1.49\n OS/Arch:           linux/{arch}\n\nServer: kujira\n Engine:\n  Version:          {v}\n  API version:      1.49 (minimum version 1.24)\n  OS/Arch:          linux/{arch}",
         v = env!("CARGO_PKG_VERSION"),
     )?;
+    Ok(())
+}
+
+/// `-f` over a JSON document, as `docker info -f` / `docker version -f`.
+fn render(out: &mut impl Write, format: &str, doc: &serde_json::Value) -> Result<(), CliError> {
+    let t = Template::parse(format).map_err(|e| CliError::from(FormatError::Parse(e)))?;
+    let text = t
+        .execute(&Value::from_json(doc, &[]))
+        .map_err(|e| CliError::from(FormatError::Exec(e)))?;
+    writeln!(out, "{text}")?;
     Ok(())
 }

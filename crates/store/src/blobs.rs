@@ -82,16 +82,7 @@ impl BlobStore {
 
     /// Every blob file present, for consistency checks and garbage collection.
     pub fn list(&self) -> Result<Vec<Digest>, StoreError> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(|e| StoreError::io(&self.dir, e))? {
-            let entry = entry.map_err(|e| StoreError::io(&self.dir, e))?;
-            if let Some(name) = entry.file_name().to_str() {
-                if let Ok(d) = Digest::parse(&format!("sha256:{name}")) {
-                    out.push(d);
-                }
-            }
-        }
-        Ok(out)
+        crate::digest::digests_in(&self.dir)
     }
 
     pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {

@@ -63,6 +63,21 @@ impl FromStr for Digest {
     }
 }
 
+/// The digests named by the entries of a content directory (`<hex>` names); other
+/// entries are ignored.
+pub(crate) fn digests_in(dir: &std::path::Path) -> Result<Vec<Digest>, StoreError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if let Ok(d) = Digest::parse(&format!("sha256:{name}")) {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Chain IDs per the OCI image spec: the first layer's chain ID is its diff ID, each
 /// next one is `sha256(parent_chain + " " + diff_id)`. Layers are stored by chain ID so a
 /// layer directory is shared exactly when the whole stack below it is the same.

@@ -27,20 +27,10 @@ pub struct TagRow {
     pub image_id: Digest,
 }
 
-#[derive(Debug, Clone)]
-pub struct LayerRow {
-    pub chain_id: Digest,
-    pub diff_id: Digest,
-    pub size: u64,
-    pub tar_size: u64,
-    pub blob: Digest,
-    pub blob_size: u64,
-    pub media_type: String,
-    /// The blob is no file: it is regenerated from the layer and its tar-split.
-    pub blob_in_layer: bool,
-}
+/// A layer of a stored image, as read back.
+pub type LayerRow = NewLayer;
 
-/// A layer of an image being added.
+/// A layer of an image: being added, or (as [`LayerRow`]) read back.
 #[derive(Debug, Clone)]
 pub struct NewLayer {
     pub chain_id: Digest,
