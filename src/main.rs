@@ -61,7 +61,10 @@ fn usage_error(e: clap::Error) -> CliError {
         path
     };
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `kujira image` alone shows that command's usage, as `docker image` does.
             let _ = e.print();
             CliError::silent(0)
         }

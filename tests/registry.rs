@@ -425,3 +425,25 @@ fn two_concurrent_pulls_fetch_a_shared_layer_once() {
         .ok(&["system", "check", "--verify-content"])
         .contains("store is consistent"));
 }
+
+#[test]
+fn pull_all_tags() {
+    let reg = Registry::start(RegistryOptions::plain());
+    reg.push_image(image::busybox(), "team/bb:1");
+    reg.push_image(image::layered(), "team/bb:2");
+    let c = Client::new(None);
+    let repo = format!("{}/team/bb", reg.host());
+    let out = c.ok(&["pull", "-a", "-q", &repo]);
+    assert_eq!(out, format!("{repo}:1\n{repo}:2\n"));
+    assert_eq!(
+        c.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", &repo])
+            .lines()
+            .count(),
+        2
+    );
+    let err = c.fails(&["pull", "-a", &format!("{repo}:1")]);
+    assert!(
+        err.contains("tag can't be used with --all-tags/-a"),
+        "{err}"
+    );
+}
