@@ -32,8 +32,10 @@ impl Engine {
         repo: &kujira_reference::Reference,
     ) -> Result<Vec<String>, EngineError> {
         let client = self.registry_client()?;
-        runtime()?
+        let mut tags = runtime()?
             .block_on(client.tags(repo))
-            .map_err(registry_error)
+            .map_err(registry_error)?;
+        tags.sort();
+        Ok(tags)
     }
 }
