@@ -179,6 +179,14 @@ impl Engine {
                 },
             });
         }
+        // Layers beyond the download slots wait for one, and Docker says so.
+        let slots = client.config().max_concurrent_downloads;
+        for (id, _) in ids.iter().filter(|(_, present)| !present).skip(slots) {
+            events(PullEvent::Layer {
+                id: id.clone(),
+                status: LayerStatus::Waiting,
+            });
+        }
         let progress = |i: usize, p: LayerProgress| {
             let (id, present) = &ids[i];
             if *present {
