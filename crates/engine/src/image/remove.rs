@@ -28,9 +28,8 @@ impl Engine {
         let named_ref = found.tag.clone().or(found.digest_ref.clone());
         match named_ref {
             Some(r) if !is_id_like(name, &id) => {
-                if let Some(digest) = r.digest() {
+                if r.digest().is_some() {
                     self.store.meta.remove_repo_digests(&id, &r.name())?;
-                    let _ = digest;
                 } else {
                     self.store.meta.untag(&r.to_string())?;
                 }
