@@ -4,11 +4,8 @@
 # Usage: bench/images.sh [path/to/kujira]   (builds the release binary if not given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KUJIRA=${1:-}
-if [[ -z "$KUJIRA" ]]; then
-    cargo build --release --locked --bin kujira >&2
-    KUJIRA="$PWD/target/release/kujira"
-fi
+source bench/lib.sh
+KUJIRA=$(kujira_bin "${1:-}")
 TAGS=${TAGS:-1000}
 work=$(mktemp -d /tmp/kujira-bench-images.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -5,11 +5,8 @@
 # Usage: bench/load.sh [path/to/kujira]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KUJIRA=${1:-}
-if [[ -z "$KUJIRA" ]]; then
-    cargo build --release --locked --bin kujira >&2
-    KUJIRA="$PWD/target/release/kujira"
-fi
+source bench/lib.sh
+KUJIRA=$(kujira_bin "${1:-}")
 LAYERS=${LAYERS:-4}
 LAYER_MB=${LAYER_MB:-40}
 work=$(mktemp -d /tmp/kujira-bench-load.XXXXXX)

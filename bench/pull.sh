@@ -9,12 +9,8 @@
 # Env: RUNS (3), LAYER_MB (unpacked MB per layer, 140), KEEP=1 keeps the work dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KUJIRA=${1:-}
-if [[ -z "$KUJIRA" ]]; then
-    cargo build --release --locked --bin kujira >&2
-    KUJIRA="$PWD/target/release/kujira"
-fi
-KUJIRA=$(realpath "$KUJIRA")
+source bench/lib.sh
+KUJIRA=$(kujira_bin "${1:-}")
 RUNS=${RUNS:-3}
 LAYER_MB=${LAYER_MB:-140}
 work=$(mktemp -d /tmp/kujira-pull.XXXXXX)  # short: podman wants a runroot under 50 characters
@@ -74,20 +70,8 @@ done
 umoci config --image "$work/layout:pybench" --config.cmd python3 >/dev/null
 
 # --- A local registry on loopback (as scripts/demo.sh starts it).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/registry.yml" <<YAML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-log:
-  level: error
-YAML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+source scripts/lib/local-registry.sh
+start_local_registry "$work"
 reg="127.0.0.1:$port"
 skopeo copy --quiet --format v2s2 --dest-tls-verify=false \
     "oci:$work/layout:pybench" "docker://$reg/library/pybench:latest"

@@ -30,20 +30,8 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .
 
 # A local registry on loopback, standing in for Docker Hub (no internet here).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/registry.yml" <<YAML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-log:
-  level: error
-YAML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+source scripts/lib/local-registry.sh
+start_local_registry "$work"
 
 echo "store: $KUJIRA_ROOT"
 # Publish busybox to the mirror as docker.io/library/busybox, made by kujira itself.

@@ -15,6 +15,14 @@ fn loaded() -> (Kujira, &'static image::OciImage) {
     (k, img)
 }
 
+/// `inspect -f '{{.Size}}'` of the loaded image, as a number.
+fn image_size(k: &Kujira) -> u64 {
+    k.ok(["inspect", "-f", "{{.Size}}", "nginx:1.25"])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn short(id: &str) -> String {
     id.trim_start_matches("sha256:")[..12].to_string()
 }
@@ -49,11 +57,7 @@ fn docker_size(bytes: u64, precision: i32) -> String {
 fn images_table_matches_docker() {
     let (k, img) = loaded();
     k.ok(["tag", "nginx:1.25", "nginx:latest"]);
-    let size: u64 = k
-        .ok(["inspect", "-f", "{{.Size}}", "nginx:1.25"])
-        .trim()
-        .parse()
-        .unwrap();
+    let size = image_size(&k);
     let out = k.ok(["images"]);
     let rows = assert_table(&out, &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
     let id = short(&img.image_id());
@@ -208,11 +212,7 @@ fn inspect_templates_print_what_docker_prints() {
 #[test]
 fn image_size_is_what_is_on_disk() {
     let (k, _) = loaded();
-    let size: u64 = k
-        .ok(["inspect", "-f", "{{.Size}}", "nginx:1.25"])
-        .trim()
-        .parse()
-        .unwrap();
+    let size = image_size(&k);
     // Docker's rule: apparent sizes of non-directories, hard links once.
     let mut on_disk = 0u64;
     let mut seen = std::collections::HashSet::new();
@@ -276,11 +276,7 @@ fn history_matches_docker() {
 #[test]
 fn system_df_matches_docker() {
     let (k, _) = loaded();
-    let size: u64 = k
-        .ok(["inspect", "-f", "{{.Size}}", "nginx:1.25"])
-        .trim()
-        .parse()
-        .unwrap();
+    let size = image_size(&k);
     let out = k.ok(["system", "df"]);
     let human = k.ok(["images", "--format", "{{.Size}}"]);
     let _ = human;
