@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+mod container;
+pub use container::*;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kujira",
@@ -18,10 +21,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "KUJIRA_ROOT", default_value = kujira_engine::DEFAULT_ROOT, value_name = "DIR")]
     pub root: PathBuf,
     /// Set the logging level ("debug", "info", "warn", "error", "fatal")
-    #[arg(short = 'l', long, global = true, default_value = "info")]
+    #[arg(short = 'l', long, default_value = "info")]
     pub log_level: String,
     /// Enable debug mode
-    #[arg(short = 'D', long, global = true)]
+    #[arg(short = 'D', long)]
     pub debug: bool,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
@@ -32,6 +35,57 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(OneContainerArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        command: ContainerCommand,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        command: VolumeCommand,
+    },
+    /// A container's monitor process (started by kujira itself)
+    #[command(hide = true)]
+    ContainerMonitor(MonitorArgs),
     /// List images
     Images(ImagesArgs),
     /// Return low-level information on Docker objects

@@ -1,6 +1,7 @@
 //! One handler per command; each turns parsed flags into engine calls and prints the
 //! result the way Docker does.
 
+mod container;
 mod df;
 mod history;
 mod images;
@@ -10,19 +11,24 @@ mod inspect;
 mod load;
 mod login;
 mod prune;
+mod ps;
 mod pull;
 mod push;
 mod rmi;
+mod run;
 mod save;
 mod search;
 mod system;
 mod tag;
+mod volume;
 
 use std::path::Path;
 
 use kujira_engine::Engine;
 
-use crate::cli::{Command, ImageCommand, ManifestCommand, SystemCommand};
+use crate::cli::{
+    Command, ContainerCommand, ImageCommand, ManifestCommand, SystemCommand, VolumeCommand,
+};
 use crate::error::CliError;
 
 pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
@@ -30,7 +36,111 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         return info::version(args);
     }
     let engine = Engine::open(root)?;
+    if let Command::ContainerMonitor(a) = &command {
+        std::process::exit(engine.run_monitor(&a.id, a.attach, a.sync_fd));
+    }
     match command {
+        Command::Run(a)
+        | Command::Container {
+            command: ContainerCommand::Run(a),
+        } => run::run(&engine, &a),
+        Command::Create(a)
+        | Command::Container {
+            command: ContainerCommand::Create(a),
+        } => run::create_cmd(&engine, &a),
+        Command::Start(a)
+        | Command::Container {
+            command: ContainerCommand::Start(a),
+        } => run::start(&engine, &a),
+        Command::Stop(a)
+        | Command::Container {
+            command: ContainerCommand::Stop(a),
+        } => container::stop(&engine, &a),
+        Command::Restart(a)
+        | Command::Container {
+            command: ContainerCommand::Restart(a),
+        } => container::restart(&engine, &a),
+        Command::Kill(a)
+        | Command::Container {
+            command: ContainerCommand::Kill(a),
+        } => container::kill(&engine, &a),
+        Command::Pause(a)
+        | Command::Container {
+            command: ContainerCommand::Pause(a),
+        } => container::pause(&engine, &a),
+        Command::Unpause(a)
+        | Command::Container {
+            command: ContainerCommand::Unpause(a),
+        } => container::unpause(&engine, &a),
+        Command::Rm(a)
+        | Command::Container {
+            command: ContainerCommand::Rm(a),
+        } => container::rm(&engine, &a),
+        Command::Ps(a)
+        | Command::Container {
+            command: ContainerCommand::Ls(a),
+        } => ps::run(&engine, &a),
+        Command::Logs(a)
+        | Command::Container {
+            command: ContainerCommand::Logs(a),
+        } => container::logs(&engine, &a),
+        Command::Exec(a)
+        | Command::Container {
+            command: ContainerCommand::Exec(a),
+        } => container::exec(&engine, &a),
+        Command::Wait(a)
+        | Command::Container {
+            command: ContainerCommand::Wait(a),
+        } => container::wait(&engine, &a),
+        Command::Commit(a)
+        | Command::Container {
+            command: ContainerCommand::Commit(a),
+        } => container::commit(&engine, &a),
+        Command::Diff(a)
+        | Command::Container {
+            command: ContainerCommand::Diff(a),
+        } => container::diff(&engine, &a),
+        Command::Port(a)
+        | Command::Container {
+            command: ContainerCommand::Port(a),
+        } => container::port(&engine, &a),
+        Command::Rename(a)
+        | Command::Container {
+            command: ContainerCommand::Rename(a),
+        } => container::rename(&engine, &a),
+        Command::Top(a)
+        | Command::Container {
+            command: ContainerCommand::Top(a),
+        } => container::top(&engine, &a),
+        Command::Cp(_)
+        | Command::Container {
+            command: ContainerCommand::Cp(_),
+        } => Err(CliError::new(
+            1,
+            "Error: cp is not implemented in kujira yet",
+        )),
+        Command::Container {
+            command: ContainerCommand::Inspect(a),
+        } => inspect::run_container(&engine, &a),
+        Command::Container {
+            command: ContainerCommand::Prune(a),
+        } => container::prune(&engine, &a),
+        Command::Volume {
+            command: VolumeCommand::Create(a),
+        } => volume::create(&engine, &a),
+        Command::Volume {
+            command: VolumeCommand::Ls(a),
+        } => volume::ls(&engine, &a),
+        Command::Volume {
+            command: VolumeCommand::Inspect(a),
+        } => volume::inspect(&engine, &a),
+        Command::Volume {
+            command: VolumeCommand::Rm(a),
+        } => volume::rm(&engine, &a),
+        Command::Volume {
+            command: VolumeCommand::Prune(a),
+        } => volume::prune(&engine, &a),
+        Command::ContainerMonitor(_) => Ok(()),
         Command::Images(a)
         | Command::Image {
             command: ImageCommand::Ls(a),

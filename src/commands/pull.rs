@@ -139,3 +139,39 @@ impl Bars {
         }
     }
 }
+
+/// The pull `run` and `create` do for a missing image: Docker's lines on standard
+/// error, so standard output keeps only what the command itself prints.
+pub fn pull_for_run(
+    engine: &Engine,
+    name: &str,
+    platform: Option<String>,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let print = |ev: PullEvent| {
+        if quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = match ev {
+            PullEvent::PullingFrom {
+                tag_or_digest,
+                repository,
+            } => writeln!(err, "{tag_or_digest}: Pulling from {repository}"),
+            PullEvent::Layer {
+                status: LayerStatus::Downloading { .. },
+                ..
+            } => Ok(()),
+            PullEvent::Layer { id, status } => writeln!(err, "{id}: {}", status.text()),
+        };
+    };
+    let pulled = engine.pull(name, &PullOptions { platform }, &print)?;
+    if !quiet {
+        eprintln!("Digest: {}", pulled.digest);
+        eprintln!(
+            "Status: Downloaded newer image for {}",
+            pulled.reference.familiar_string()
+        );
+    }
+    Ok(())
+}

@@ -33,6 +33,21 @@ pub enum EngineError {
     },
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameConflict { name: String, id: String },
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    /// The container could not be started; `code` is Docker's exit status for it.
+    #[error("{message}")]
+    StartFailed { code: i32, message: String },
+    #[error(transparent)]
+    Runtime(#[from] kujira_runtime::RuntimeError),
     /// A registry's answer, already in Docker's words.
     #[error("{0}")]
     Registry(String),

@@ -1,7 +1,9 @@
-//! kujira's engine: the image (and later container) services that the CLI and the
+#![recursion_limit = "256"]
+//! kujira's engine: the image and container services that the CLI and the
 //! Docker API server both call. Neither adapter holds logic the other lacks; they
 //! translate flags or HTTP into these calls and format what comes back.
 
+pub mod container;
 mod error;
 pub mod image;
 pub mod system;

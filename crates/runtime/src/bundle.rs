@@ -68,6 +68,35 @@ impl Bundle {
         work: &Path,
         spec: &Spec,
     ) -> Result<Bundle, RuntimeError> {
+        let bundle = Bundle::mount(dir, lowers, upper, work)?;
+        if let Err(e) = bundle.write_config(spec) {
+            let _ = bundle.unmount();
+            return Err(e);
+        }
+        Ok(bundle)
+    }
+
+    /// Writes `config.json` (with `root.path` set to `rootfs`), atomically.
+    pub fn write_config(&self, spec: &Spec) -> Result<(), RuntimeError> {
+        let config = self.config_path();
+        let tmp = self.dir.join("config.json.tmp");
+        let mut spec = spec.clone();
+        if let Some(root) = spec.root_mut() {
+            root.set_path(PathBuf::from("rootfs"));
+        }
+        spec.save(&tmp)
+            .map_err(|e| RuntimeError::Spec(format!("writing {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &config).map_err(|e| RuntimeError::io("writing", &config, e))
+    }
+
+    /// Mounts `dir/rootfs` as an overlay of `lowers` (topmost first) with `upper` and
+    /// `work`; a rootfs already mounted is left as it is.
+    pub fn mount(
+        dir: &Path,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+    ) -> Result<Bundle, RuntimeError> {
         if lowers.is_empty() {
             return Err(RuntimeError::InvalidOption {
                 what: "bundle",
@@ -82,20 +111,20 @@ impl Bundle {
         for d in [upper, work] {
             std::fs::create_dir_all(d).map_err(|e| RuntimeError::io("creating", d, e))?;
         }
-        let config = dir.join("config.json");
-        let mut spec = spec.clone();
-        if let Some(root) = spec.root_mut() {
-            root.set_path(PathBuf::from("rootfs"));
+        let bundle = Bundle {
+            dir: dir.to_path_buf(),
+            rootfs,
+        };
+        if is_mountpoint(&bundle.rootfs) {
+            return Ok(bundle);
         }
-        spec.save(&config)
-            .map_err(|e| RuntimeError::Spec(format!("writing {}: {e}", config.display())))?;
-
+        let rootfs = &bundle.rootfs;
         let join = |ls: Vec<String>| ls.join(":");
         let absolute = join(lowers.iter().map(|l| l.display().to_string()).collect());
         let tail = format!(",upperdir={},workdir={}", upper.display(), work.display());
         let data = format!("lowerdir={absolute}{tail}");
         if data.len() < page_size() {
-            mount_overlay(&rootfs, &data, None)?;
+            mount_overlay(rootfs, &data, None)?;
         } else {
             let links = dir.join(LINK_DIR);
             let _ = std::fs::remove_dir_all(&links);
@@ -110,7 +139,7 @@ impl Bundle {
             let data = format!("lowerdir={}{tail}", join(relative));
             if data.len() >= page_size() {
                 return Err(RuntimeError::Mount {
-                    path: rootfs,
+                    path: rootfs.clone(),
                     source: std::io::Error::new(
                         std::io::ErrorKind::InvalidInput,
                         format!(
@@ -120,12 +149,9 @@ impl Bundle {
                     ),
                 });
             }
-            mount_overlay(&rootfs, &data, Some(dir))?;
+            mount_overlay(rootfs, &data, Some(dir))?;
         }
-        Ok(Bundle {
-            dir: dir.to_path_buf(),
-            rootfs,
-        })
+        Ok(bundle)
     }
 
     /// A bundle that already exists (for example after the CLI re-executes itself).

@@ -54,11 +54,7 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    pub(crate) fn io(
-        context: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
+    pub fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         RuntimeError::Io {
             context,
             path: path.into(),

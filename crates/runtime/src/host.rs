@@ -83,16 +83,21 @@ pub const ULIMITS: &[(&str, &str, libc::__rlimit_resource_t)] = &[
 ];
 
 impl HostFacts {
+    /// The highest capability number the running kernel knows.
+    pub fn last_cap() -> u32 {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    }
+
     /// Reads the facts from the running host.
     pub fn detect() -> HostFacts {
         let hostname = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default();
-        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(40);
+        let last_cap = HostFacts::last_cap();
         HostFacts {
             env: std::env::vars().collect(),
             hostname,

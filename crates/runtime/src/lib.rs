@@ -5,20 +5,25 @@
 //! * [`bundle`]: a bundle directory whose rootfs is an overlay of the image layers plus
 //!   the container's copy-on-write upper directory.
 //! * [`oci_runtime`]: runs a bundle with an OCI runtime binary (crun, runc, youki).
+//! * [`logs`], [`ports`], [`console`]: the pieces of a container's monitor — its
+//!   json-file log, its published-port forwarder and its terminal.
 //! * [`host`]: facts about the host the spec depends on (rlimits, capabilities,
 //!   devices, cgroup layout).
 
 pub mod bundle;
 pub mod caps;
+pub mod console;
 pub mod defaults;
 mod error;
 pub mod host;
+pub mod logs;
 pub mod oci_runtime;
+pub mod ports;
 pub mod spec;
 pub mod user;
 
 pub use bundle::Bundle;
 pub use error::RuntimeError;
 pub use host::{CgroupMode, HostDevice, HostFacts};
-pub use oci_runtime::{ContainerState, OciRuntime, ProcessIo, RuntimeKind};
+pub use oci_runtime::{ContainerState, ExecOptions, OciRuntime, ProcessIo, RuntimeKind};
 pub use spec::{build_spec, ImageRunConfig, NetworkMode, RunOptions, Ulimit};

@@ -52,6 +52,20 @@ impl ProcessIo {
     }
 }
 
+/// What `exec` runs in a container.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub args: Vec<String>,
+    pub tty: bool,
+    pub detach: bool,
+    pub cwd: Option<String>,
+    /// `KEY=VALUE` entries added to the container's environment.
+    pub env: Vec<String>,
+    /// `uid[:gid]`, already resolved to numbers.
+    pub user: Option<String>,
+    pub privileged: bool,
+}
+
 /// What `state` reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContainerState {
@@ -156,6 +170,17 @@ impl OciRuntime {
             .map_err(|e| RuntimeError::io("creating", &self.root, e))?;
         let mut cmd = Command::new(&self.path);
         cmd.arg("--root").arg(&self.root);
+        // The monitor blocks the signals it forwards; the runtime (and through it the
+        // container) must start with none blocked.
+        // SAFETY: sigprocmask on a stack-local empty set is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
         if self.hide_unified {
             let unified = CString::new("/sys/fs/cgroup/unified").expect("no NUL in a literal");
             let slash = CString::new("/").expect("no NUL in a literal");
@@ -258,6 +283,99 @@ impl OciRuntime {
         } else {
             Err(self.failed("create", status, &text))
         }
+    }
+
+    /// `create` for a container the caller will own: `--pid-file` names where the
+    /// container's init pid is written and, with a terminal, `--console-socket` where
+    /// the runtime sends the pseudo-terminal's master. Returns the init pid.
+    pub fn create_with_pid(
+        &self,
+        id: &str,
+        bundle: &Path,
+        console_socket: Option<&Path>,
+        io: ProcessIo,
+    ) -> Result<i32, RuntimeError> {
+        let log = self.log_path(id);
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("creating", dir, e))?;
+        }
+        let pid_file = bundle.join("init.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = self.command()?;
+        cmd.arg("--log")
+            .arg(&log)
+            .arg("create")
+            .arg("--bundle")
+            .arg(bundle);
+        cmd.arg("--pid-file").arg(&pid_file);
+        if let Some(sock) = console_socket {
+            cmd.arg("--console-socket").arg(sock);
+        }
+        let status = cmd
+            .arg(id)
+            .stdin(io.stdin)
+            .stdout(io.stdout)
+            .stderr(io.stderr)
+            .status()
+            .map_err(|source| RuntimeError::Spawn {
+                runtime: self.name(),
+                action: "create",
+                source,
+            })?;
+        let text = std::fs::read(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        if !status.success() {
+            return Err(self.failed("create", status, &text));
+        }
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| RuntimeError::BadState {
+                runtime: self.name(),
+                reason: format!("no pid in {}", pid_file.display()),
+            })?;
+        Ok(pid)
+    }
+
+    /// A `runtime exec` command line, not yet run, for the caller to give its own
+    /// streams: `--tty` lets the runtime proxy the caller's terminal.
+    pub fn exec_command(&self, id: &str, exec: &ExecOptions) -> Result<Command, RuntimeError> {
+        let mut cmd = self.command()?;
+        cmd.arg("exec");
+        if exec.tty {
+            cmd.arg("--tty");
+        }
+        if exec.detach {
+            cmd.arg("--detach");
+        }
+        if let Some(cwd) = &exec.cwd {
+            cmd.arg("--cwd").arg(cwd);
+        }
+        for e in &exec.env {
+            cmd.arg("--env").arg(e);
+        }
+        if let Some(user) = &exec.user {
+            cmd.arg("--user").arg(user);
+        }
+        if exec.privileged {
+            for c in crate::caps::supported(crate::HostFacts::last_cap()) {
+                cmd.arg("--cap").arg(c);
+            }
+        }
+        cmd.arg(id).args(&exec.args);
+        Ok(cmd)
+    }
+
+    /// `pause`: freezes every process of the container.
+    pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        self.simple("pause", &["pause", id]).map(drop)
+    }
+
+    /// `resume`: thaws a paused container.
+    pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
+        self.simple("resume", &["resume", id]).map(drop)
     }
 
     /// `start`: runs the created container's process.

@@ -26,6 +26,8 @@ pub enum StoreError {
     BlobNotFound(String),
     #[error("{0}")]
     Corrupt(String),
+    #[error("the container name \"/{name}\" is already in use by container \"{id}\"")]
+    NameInUse { name: String, id: String },
 }
 
 impl StoreError {

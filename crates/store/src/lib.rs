@@ -40,7 +40,15 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for sub in ["", "blobs/sha256", "layers", "tmp", "run/locks"] {
+        for sub in [
+            "",
+            "blobs/sha256",
+            "layers",
+            "tmp",
+            "run/locks",
+            "containers",
+            "volumes",
+        ] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         }
@@ -56,6 +64,16 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// A container's own directory: its copy-on-write layer, bundle, log and locks.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    /// A named volume's data directory.
+    pub fn volume_dir(&self, name: &str) -> PathBuf {
+        self.root.join("volumes").join(name).join("_data")
     }
 
     /// Shared lock held while content is being added: garbage collection takes the

@@ -14,7 +14,7 @@ mod net;
 pub mod prune;
 pub mod pull;
 pub mod push;
-mod register;
+pub(crate) mod register;
 pub mod remove;
 pub mod resolve;
 mod rollback;

@@ -1,6 +1,7 @@
 //! SQLite metadata (WAL mode): images, their layers, tags, digests and the blobs they
-//! reference. Every change that makes content visible is one transaction.
+//! reference; containers and volumes. Every change that makes content visible is one transaction.
 
+mod containers;
 mod images;
 mod schema;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use containers::{ContainerRow, ContainerState, VolumeRow};
 pub use images::{ImageRow, LayerRow, NewImage, NewLayer, TagRow};
 
 use crate::StoreError;

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS blobs (
@@ -58,6 +58,33 @@ CREATE TABLE IF NOT EXISTS repo_digests (
 );
 ";
 
+/// Version 2: containers and named volumes.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS containers (
+    id             TEXT PRIMARY KEY,  -- 64 hex digits
+    name           TEXT NOT NULL UNIQUE,
+    image_id       TEXT NOT NULL,     -- kept from deletion while a container uses it
+    created        TEXT NOT NULL,     -- RFC 3339 with nanoseconds
+    config         TEXT NOT NULL,     -- the engine's JSON description
+    status         TEXT NOT NULL,
+    pid            INTEGER NOT NULL DEFAULT 0,
+    exit_code      INTEGER NOT NULL DEFAULT 0,
+    started_at     TEXT NOT NULL DEFAULT '',
+    finished_at    TEXT NOT NULL DEFAULT '',
+    restart_count  INTEGER NOT NULL DEFAULT 0,
+    oom_killed     INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    error          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS containers_by_image ON containers(image_id);
+CREATE TABLE IF NOT EXISTS volumes (
+    name      TEXT PRIMARY KEY,
+    created   TEXT NOT NULL,
+    labels    TEXT NOT NULL DEFAULT '{}',
+    anonymous INTEGER NOT NULL DEFAULT 0
+);
+";
+
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == VERSION {
@@ -66,7 +93,7 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // WAL lets readers (`images`, `inspect`) run while a load commits.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} PRAGMA user_version = {VERSION}; COMMIT;"
     ))?;
     Ok(())
 }

@@ -1,0 +1,187 @@
+//! `commit`: the container's copy-on-write layer becomes a new image layer on top of
+//! its image's, with the container's configuration (and any `-c` changes) as the new
+//! image's config.
+
+use kujira_archive::{extract_layer, write_layer, ExtractOptions};
+use kujira_reference::Reference;
+use kujira_store::metadata::NewLayer;
+use oci_spec::image::Config;
+
+use super::Container;
+use crate::image::changes;
+use crate::image::config::ImageConfig;
+use crate::image::import::now_rfc3339_nanos;
+use crate::image::register::Candidate;
+use crate::image::Registered;
+use crate::{Digest, Engine, EngineError};
+
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub reference: Option<String>,
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+    pub author: Option<String>,
+    /// Freeze the container while its layer is read (Docker's default).
+    pub pause: bool,
+}
+
+fn bad(e: impl std::fmt::Display) -> EngineError {
+    EngineError::InvalidArgument(e.to_string())
+}
+
+impl Engine {
+    pub fn commit_container(
+        &self,
+        c: &Container,
+        opts: &CommitOptions,
+    ) -> Result<Registered, EngineError> {
+        let tag = match &opts.reference {
+            Some(r) => {
+                let r = Reference::parse(r)?;
+                if r.digest().is_some() {
+                    return Err(bad("refusing to create a tag with a digest reference"));
+                }
+                Some(if r.tag().is_some() {
+                    r
+                } else {
+                    r.with_tag("latest")?
+                })
+            }
+            None => None,
+        };
+        let base_id = Digest::parse(&c.row.image_id)?;
+        let base_bytes = self.store.blobs.read(&base_id)?;
+        let base = ImageConfig::parse(&base_id, &base_bytes)?;
+
+        // The container's view of the config, then the user's changes on top.
+        let mut run: Config = base.oci.config().clone().unwrap_or_default();
+        run.set_cmd((!c.config.cmd.is_empty()).then(|| c.config.cmd.clone()));
+        run.set_entrypoint((!c.config.entrypoint.is_empty()).then(|| c.config.entrypoint.clone()));
+        run.set_env((!c.config.env.is_empty()).then(|| c.config.env.clone()));
+        run.set_working_dir(
+            (!c.config.working_dir.is_empty()).then(|| c.config.working_dir.clone()),
+        );
+        run.set_user((!c.config.user.is_empty()).then(|| c.config.user.clone()));
+        run.set_exposed_ports(
+            (!c.config.exposed_ports.is_empty()).then(|| c.config.exposed_ports.clone()),
+        );
+        run.set_labels((!c.config.labels.is_empty()).then(|| {
+            c.config
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }));
+        for ch in &opts.changes {
+            changes::apply(&mut run, ch)?;
+        }
+
+        let runtime = self.runtime(&c.config.runtime)?;
+        let paused = opts.pause && c.status() == "running";
+        if paused {
+            runtime.pause(c.id()).map_err(EngineError::Runtime)?;
+        }
+        let layer = self.with_rollback(|created| {
+            let upper = self.container_paths(c.id()).upper();
+            let mut blob = self.store.blobs.writer()?;
+            let stats = write_layer(&upper, &mut blob).map_err(|source| EngineError::Layer {
+                layer: upper.display().to_string(),
+                source,
+            });
+            if paused {
+                let _ = runtime.resume(c.id());
+            }
+            let stats = stats?;
+            let (blob_digest, blob_size) = blob.commit(None)?;
+            created.blob(&blob_digest);
+            let diff_id = Digest::parse(&stats.diff_id)?;
+            let mut diff_ids = base.diff_ids();
+            diff_ids.push(diff_id.clone());
+            let chain_id = kujira_store::chain_ids(&diff_ids)
+                .pop()
+                .ok_or_else(|| bad("no layers"))?;
+            let layer = NewLayer {
+                chain_id: chain_id.clone(),
+                diff_id: diff_id.clone(),
+                size: stats.size,
+                tar_size: stats.tar_size,
+                blob: blob_digest.clone(),
+                blob_size,
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                blob_in_layer: false,
+            };
+            let _layer_lock = self.store.layers.lock(&chain_id)?;
+            if self.store.meta.layer(&chain_id)?.is_none() || !self.store.layers.exists(&chain_id) {
+                created.layer(&chain_id);
+                let file = self.store.blobs.open(&blob_digest)?;
+                self.store.layers.create(&chain_id, |diff| {
+                    extract_layer(
+                        std::io::BufReader::new(file),
+                        diff,
+                        &ExtractOptions::default(),
+                    )
+                    .map_err(|source| EngineError::Layer {
+                        layer: chain_id.to_string(),
+                        source,
+                    })
+                })?;
+                let parent = self
+                    .store
+                    .meta
+                    .image_layers(&base_id)?
+                    .last()
+                    .map(|l| l.chain_id.clone());
+                self.store.meta.add_layer(&layer, parent.as_ref())?;
+            }
+            let mut layers = self.store.meta.image_layers(&base_id)?;
+            layers.push(layer);
+
+            let now = now_rfc3339_nanos();
+            let mut doc: serde_json::Value = serde_json::from_slice(&base_bytes).map_err(bad)?;
+            doc["config"] = serde_json::to_value(&run).map_err(bad)?;
+            doc["created"] = serde_json::json!(now);
+            doc["container"] = serde_json::json!(c.id());
+            doc["parent"] = serde_json::json!(base_id.to_string());
+            if let Some(a) = &opts.author {
+                doc["author"] = serde_json::json!(a);
+            }
+            if let Some(m) = &opts.message {
+                doc["comment"] = serde_json::json!(m);
+            } else if let Some(o) = doc.as_object_mut() {
+                o.remove("comment");
+            }
+            doc["rootfs"]["diff_ids"] =
+                serde_json::json!(diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+            let command = std::iter::once(c.config.path.clone())
+                .chain(c.config.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut h = serde_json::json!({"created": now, "created_by": command});
+            if let Some(a) = &opts.author {
+                h["author"] = serde_json::json!(a);
+            }
+            if let Some(m) = &opts.message {
+                h["comment"] = serde_json::json!(m);
+            }
+            match doc.get_mut("history").and_then(|v| v.as_array_mut()) {
+                Some(arr) => arr.push(h),
+                None => doc["history"] = serde_json::json!([h]),
+            }
+            let config_bytes = serde_json::to_vec(&doc).map_err(bad)?;
+            let id = Digest::of(&config_bytes);
+            let config = ImageConfig::parse(&id, &config_bytes)?;
+            self.register(
+                created,
+                Candidate {
+                    config_bytes: &config_bytes,
+                    config: &config,
+                    layers,
+                    tags: tag.clone().into_iter().collect(),
+                    manifest: None,
+                    repo_digests: Vec::new(),
+                },
+            )
+        });
+        layer
+    }
+}

@@ -1,0 +1,448 @@
+//! `create`: the image's config merged with the flags into an OCI runtime spec, a
+//! bundle whose rootfs is an overlay of the image's layers plus the container's own
+//! upper directory, and a container row — added last, so a failure midway leaves
+//! nothing but a directory that no row names.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kujira_runtime::ports::PortMapping;
+use kujira_runtime::{
+    build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode, RunOptions, Ulimit,
+};
+use kujira_store::metadata::{ContainerRow, ContainerState};
+
+use super::config::{ContainerConfig, MountPoint, RestartPolicy};
+use super::{names, random_id, Container};
+use crate::image::config::ImageConfig;
+use crate::image::import::now_rfc3339_nanos;
+use crate::{Engine, EngineError};
+
+/// Mount points every container has.
+const INIT_DIRS: &[&str] = &[
+    "/proc",
+    "/sys",
+    "/dev",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+];
+const INIT_FILES: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+
+/// Everything `create`/`run` accept.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub image: String,
+    pub name: Option<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub labels: Vec<String>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    /// `-v`: `host:ctr[:opts]` binds and `name:ctr[:opts]` volumes.
+    pub volumes: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    pub restart: String,
+    pub auto_remove: bool,
+    pub init: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    pub network: Option<String>,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub runtime: Option<String>,
+    pub ulimits: Vec<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> EngineError {
+    EngineError::InvalidArgument(msg.into())
+}
+
+impl Engine {
+    /// Creates a container from a stored image (the caller pulls a missing one).
+    pub fn create_container(&self, opts: &CreateOptions) -> Result<Container, EngineError> {
+        let _lock = self.store.lock_shared()?;
+        let image = self.resolve_image(&opts.image)?;
+        let bytes = self.store.blobs.read(&image.id)?;
+        let image_config = ImageConfig::parse(&image.id, &bytes)?;
+        let run_image = run_config(&image_config);
+
+        let name = match &opts.name {
+            Some(n) => {
+                let n = names::validate(n).map_err(invalid)?;
+                if let Some(other) = self.store.meta.containers()?.iter().find(|r| r.name == n) {
+                    return Err(EngineError::NameConflict {
+                        name: n,
+                        id: other.id.clone(),
+                    });
+                }
+                n
+            }
+            None => {
+                let used: Vec<String> = self
+                    .store
+                    .meta
+                    .containers()?
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect();
+                names::random_name(|n| used.iter().any(|u| u == n))
+            }
+        };
+        let restart = RestartPolicy::parse(&opts.restart).map_err(invalid)?;
+        if opts.auto_remove && restart.name != "no" {
+            return Err(invalid(
+                "conflicting options: cannot specify both --restart and --rm",
+            ));
+        }
+        let network = match opts.network.as_deref().unwrap_or("default") {
+            "default" | "bridge" => ("default", NetworkMode::Private),
+            "host" => ("host", NetworkMode::Host),
+            "none" => ("none", NetworkMode::None),
+            other => return Err(EngineError::NoSuchNetwork(other.to_string())),
+        };
+        let mut ports = Vec::new();
+        for p in &opts.publish {
+            ports.extend(PortMapping::parse(p).map_err(|e| invalid(e.to_string()))?);
+        }
+        let mut exposed: Vec<String> = run_image.exposed_ports.clone();
+        for e in &opts.expose {
+            let e = if e.contains('/') {
+                e.clone()
+            } else {
+                format!("{e}/tcp")
+            };
+            if !exposed.contains(&e) {
+                exposed.push(e);
+            }
+        }
+        for p in &ports {
+            let e = format!("{}/{}", p.container_port, p.proto.as_str());
+            if !exposed.contains(&e) {
+                exposed.push(e);
+            }
+        }
+        if opts.publish_all {
+            for e in &exposed {
+                let already = ports
+                    .iter()
+                    .any(|p| format!("{}/{}", p.container_port, p.proto.as_str()) == *e);
+                if !already {
+                    ports.extend(PortMapping::parse(e).map_err(|e| invalid(e.to_string()))?);
+                }
+            }
+        }
+        if network.1 != NetworkMode::Private && !ports.is_empty() {
+            // Docker ignores published ports with the host network and refuses none.
+            ports.clear();
+        }
+        let runtime = opts.runtime.clone().unwrap_or_default();
+        self.runtime(&runtime)?;
+        let ulimits = opts
+            .ulimits
+            .iter()
+            .map(|u| parse_ulimit(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut no_new_privileges = false;
+        for s in &opts.security_opt {
+            match s.as_str() {
+                "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
+                    no_new_privileges = true
+                }
+                "no-new-privileges=false" | "no-new-privileges:false" => {}
+                s if s.starts_with("seccomp=") || s.starts_with("seccomp:") => {}
+                s if s.starts_with("apparmor=") || s.starts_with("label=") => {}
+                other => return Err(invalid(format!("invalid --security-opt: {other:?}"))),
+            }
+        }
+
+        let id = random_id();
+        let paths = self.container_paths(&id);
+        let result = (|| -> Result<Container, EngineError> {
+            std::fs::create_dir_all(&paths.dir)
+                .map_err(|e| EngineError::io(format!("creating {}", paths.dir.display()), e))?;
+            let layers = self.store.meta.image_layers(&image.id)?;
+            let mut lowers: Vec<PathBuf> = layers
+                .iter()
+                .rev()
+                .map(|l| self.store.layers.diff_dir(&l.chain_id))
+                .collect();
+            let mut points: Vec<(String, bool)> =
+                INIT_DIRS.iter().map(|d| (d.to_string(), false)).collect();
+            if network.1 != NetworkMode::Host {
+                points.extend(INIT_FILES.iter().map(|f| (f.to_string(), true)));
+            }
+            for v in &opts.volumes {
+                let parts: Vec<&str> = v.split(':').collect();
+                let (src, dest) = match parts.as_slice() {
+                    [d] => ("", *d),
+                    [s, d, ..] => (*s, *d),
+                    _ => continue,
+                };
+                let is_file = src.starts_with('/') && std::path::Path::new(src).is_file();
+                points.push((dest.to_string(), is_file));
+            }
+            for t in &opts.tmpfs {
+                points.push((t.split(':').next().unwrap_or_default().to_string(), false));
+            }
+            super::init::build(&paths.init(), &lowers, &points)?;
+            lowers.insert(0, paths.init());
+            let bundle = Bundle::mount(&paths.bundle(), &lowers, &paths.upper(), &paths.work())
+                .map_err(EngineError::Runtime)?;
+
+            let (binds, mounts) = self.resolve_volumes(&opts.volumes, &bundle)?;
+            let mut all_binds = binds;
+            let hostname = opts.hostname.clone().unwrap_or_default();
+            all_binds.extend(self.write_etc_files(&paths.dir, &id, &hostname, network.1)?);
+            let mut mount_points = mounts;
+            for t in &opts.tmpfs {
+                let dest = t.split(':').next().unwrap_or_default().to_string();
+                mount_points.push(MountPoint {
+                    kind: "tmpfs".into(),
+                    destination: dest,
+                    rw: true,
+                    ..Default::default()
+                });
+            }
+            let entrypoint = opts.entrypoint.as_ref().map(|e| {
+                if e.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![e.clone()]
+                }
+            });
+            let run = RunOptions {
+                id: id.clone(),
+                rootfs: "rootfs".into(),
+                user_rootfs: Some(bundle.rootfs().to_path_buf()),
+                cmd: opts.cmd.clone(),
+                entrypoint: entrypoint.clone(),
+                env: opts.env.clone(),
+                workdir: opts.workdir.clone(),
+                user: opts.user.clone(),
+                hostname: opts.hostname.clone(),
+                tty: opts.tty,
+                stdin_open: opts.stdin_open,
+                read_only: opts.read_only,
+                privileged: opts.privileged,
+                cap_add: opts.cap_add.clone(),
+                cap_drop: opts.cap_drop.clone(),
+                memory: opts.memory,
+                cpus: opts.cpus,
+                pids_limit: opts.pids_limit,
+                binds: all_binds,
+                tmpfs: opts.tmpfs.clone(),
+                network: network.1,
+                init: opts.init,
+                no_new_privileges,
+                ulimits,
+                cgroups_path: None,
+            };
+            let spec = build_spec(&run_image, &run, &HostFacts::detect()).map_err(|e| match e {
+                kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
+                other => EngineError::Runtime(other),
+            })?;
+            bundle.write_config(&spec).map_err(EngineError::Runtime)?;
+
+            let process = spec.process().as_ref();
+            let args: Vec<String> = process.and_then(|p| p.args().clone()).unwrap_or_default();
+            // Config.Env as Docker keeps it: the image's and the user's, not what the
+            // runtime adds (HOSTNAME, a default HOME, TERM).
+            let asked = |k: &str| {
+                run_image
+                    .env
+                    .iter()
+                    .chain(opts.env.iter())
+                    .any(|e| e.split('=').next() == Some(k))
+            };
+            let env: Vec<String> = process
+                .and_then(|p| p.env().clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| {
+                    let k = e.split('=').next().unwrap_or_default();
+                    !matches!(k, "HOSTNAME" | "HOME" | "TERM") || (k != "HOSTNAME" && asked(k))
+                })
+                .collect();
+            let (cmd, entry) = match &entrypoint {
+                Some(ep) => (opts.cmd.clone(), ep.clone()),
+                None => (
+                    if opts.cmd.is_empty() {
+                        run_image.cmd.clone()
+                    } else {
+                        opts.cmd.clone()
+                    },
+                    run_image.entrypoint.clone(),
+                ),
+            };
+            let mut labels = run_image.labels.clone();
+            for l in &opts.labels {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                labels.insert(k.to_string(), v.to_string());
+            }
+            let config = ContainerConfig {
+                image: opts.image.clone(),
+                path: args.first().cloned().unwrap_or_default(),
+                args: args.iter().skip(1).cloned().collect(),
+                cmd,
+                entrypoint: entry,
+                env,
+                working_dir: opts
+                    .workdir
+                    .clone()
+                    .unwrap_or(run_image.working_dir.clone()),
+                user: opts.user.clone().unwrap_or(run_image.user.clone()),
+                hostname: spec.hostname().clone().unwrap_or_default(),
+                domainname: opts.domainname.clone().unwrap_or_default(),
+                labels,
+                tty: opts.tty,
+                open_stdin: opts.stdin_open,
+                stop_signal: opts
+                    .stop_signal
+                    .clone()
+                    .or(run_image.stop_signal.clone())
+                    .unwrap_or_default(),
+                stop_timeout: opts.stop_timeout,
+                exposed_ports: exposed,
+                ports,
+                publish_all: opts.publish_all,
+                restart,
+                auto_remove: opts.auto_remove,
+                runtime,
+                network: network.0.to_string(),
+                mounts: mount_points,
+                read_only: opts.read_only,
+                privileged: opts.privileged,
+                cap_add: opts.cap_add.clone(),
+                cap_drop: opts.cap_drop.clone(),
+                security_opt: opts.security_opt.clone(),
+                memory: opts.memory.unwrap_or(0),
+                nano_cpus: opts.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+                pids_limit: opts.pids_limit.unwrap_or(0),
+                init: opts.init,
+                layers: layers
+                    .iter()
+                    .rev()
+                    .map(|l| l.chain_id.to_string())
+                    .collect(),
+            };
+            let row = ContainerRow {
+                id: id.clone(),
+                name: name.clone(),
+                image_id: image.id.to_string(),
+                created: now_rfc3339_nanos(),
+                config: serde_json::to_string(&config)
+                    .map_err(|e| invalid(format!("encoding the container config: {e}")))?,
+                state: ContainerState {
+                    status: "created".into(),
+                    ..Default::default()
+                },
+            };
+            self.store.meta.add_container(&row).map_err(|e| match e {
+                kujira_store::StoreError::NameInUse { name, id } => {
+                    EngineError::NameConflict { name, id }
+                }
+                other => other.into(),
+            })?;
+            Ok(Container { row, config })
+        })();
+        if result.is_err() {
+            let _ = Bundle::open(&paths.bundle()).unmount();
+            let _ = std::fs::remove_dir_all(&paths.dir);
+        }
+        result
+    }
+
+    /// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf` of the container, as
+    /// Docker writes them into its own directory and binds them in.
+    fn write_etc_files(
+        &self,
+        dir: &std::path::Path,
+        id: &str,
+        hostname: &str,
+        net: NetworkMode,
+    ) -> Result<Vec<String>, EngineError> {
+        if net == NetworkMode::Host {
+            return Ok(["/etc/hosts", "/etc/resolv.conf"]
+                .into_iter()
+                .filter(|p| std::path::Path::new(p).exists())
+                .map(|p| format!("{p}:{p}:ro"))
+                .collect());
+        }
+        let host = if hostname.is_empty() {
+            &id[..12]
+        } else {
+            hostname
+        };
+        let write = |name: &str, text: String| -> Result<String, EngineError> {
+            let p = dir.join(name);
+            std::fs::write(&p, text)
+                .map_err(|e| EngineError::io(format!("writing {}", p.display()), e))?;
+            Ok(format!("{}:/etc/{name}", p.display()))
+        };
+        let hosts = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{host}\n"
+        );
+        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        Ok(vec![
+            write("hostname", format!("{host}\n"))?,
+            write("hosts", hosts)?,
+            write("resolv.conf", resolv)?,
+        ])
+    }
+}
+
+/// The parts of an image config that shape a container.
+pub fn run_config(image: &ImageConfig) -> ImageRunConfig {
+    let Some(c) = image.oci.config().as_ref() else {
+        return ImageRunConfig::default();
+    };
+    ImageRunConfig {
+        env: c.env().clone().unwrap_or_default(),
+        cmd: c.cmd().clone().unwrap_or_default(),
+        entrypoint: c.entrypoint().clone().unwrap_or_default(),
+        working_dir: c.working_dir().clone().unwrap_or_default(),
+        user: c.user().clone().unwrap_or_default(),
+        stop_signal: c.stop_signal().clone(),
+        exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
+        volumes: c.volumes().clone().unwrap_or_default(),
+        labels: c
+            .labels()
+            .clone()
+            .map(|l| l.into_iter().collect::<BTreeMap<_, _>>())
+            .unwrap_or_default(),
+    }
+}
+
+/// `--ulimit name=soft[:hard]`.
+fn parse_ulimit(s: &str) -> Result<Ulimit, EngineError> {
+    let bad = || invalid(format!("invalid ulimit argument: {s}"));
+    let (name, vals) = s.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
+    let num = |v: &str| -> Result<u64, EngineError> {
+        if v == "-1" || v == "unlimited" {
+            Ok(u64::MAX)
+        } else {
+            v.parse().map_err(|_| bad())
+        }
+    };
+    Ok(Ulimit {
+        name: name.to_string(),
+        soft: num(soft)?,
+        hard: num(hard)?,
+    })
+}

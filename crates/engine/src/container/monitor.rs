@@ -1,0 +1,522 @@
+//! The monitor: one process per running container (the kujira binary re-executed, as
+//! conmon is for podman). It outlives the CLI that started it and owns the container
+//! for its whole life: the overlay mount, the published ports, the json-file log, the
+//! terminal, the exit code, `--rm` and the restart policy. It holds the container's
+//! monitor lock while it lives, which is how everyone else knows it is alive.
+//!
+//! It is the child subreaper of the runtime it runs, so the container's init process,
+//! once `runtime create` has exited, is its child and its exit status comes straight
+//! from `waitpid`.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kujira_runtime::console::ConsoleSocket;
+use kujira_runtime::logs::{now_rfc3339_nanos, JsonLogWriter};
+use kujira_runtime::ports;
+use kujira_runtime::{Bundle, OciRuntime, ProcessIo, RuntimeError};
+use kujira_store::StoreLock;
+
+use super::{Container, ContainerPaths};
+use crate::{Engine, EngineError};
+
+/// What the monitor tells the process that started it, once: one JSON line on the
+/// sync pipe.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SyncMessage {
+    pub ok: bool,
+    /// The exit status the starter should give when `ok` is false (125, 126, 127).
+    pub code: i32,
+    pub message: String,
+}
+
+struct SyncPipe(Option<File>);
+
+impl SyncPipe {
+    fn send(&mut self, msg: SyncMessage) {
+        if let Some(mut f) = self.0.take() {
+            if let Ok(mut line) = serde_json::to_vec(&msg) {
+                line.push(b'\n');
+                let _ = f.write_all(&line);
+            }
+        }
+    }
+}
+
+/// The container's init pid while it runs (the signal forwarder's target).
+static TARGET: AtomicI32 = AtomicI32::new(0);
+/// The terminal master while there is one (for window-size changes).
+static MASTER: AtomicI32 = AtomicI32::new(-1);
+
+const FORWARDED: &[libc::c_int] = &[
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+/// A runtime failure's exit status, as Docker gives it: 127 for a command that is not
+/// there, 126 for one that cannot be run, 125 for anything else.
+pub fn create_error_code(e: &RuntimeError) -> i32 {
+    let text = e.to_string().to_lowercase();
+    if text.contains("not found") || text.contains("no such file or directory") {
+        127
+    } else if text.contains("permission denied") || text.contains("exec format error") {
+        126
+    } else {
+        125
+    }
+}
+
+impl Engine {
+    /// The monitor's main: runs container `id` until it is done for good and returns
+    /// the exit status to exit with. `attached`: the container's streams are also
+    /// copied to and from this process's own stdio (a foreground `run`/`start -a`).
+    pub fn run_monitor(&self, id: &str, attached: bool, sync_fd: Option<i32>) -> i32 {
+        // SAFETY: the starter passed this descriptor to us and nothing else owns it.
+        let sync = sync_fd.map(|fd| unsafe { File::from_raw_fd(fd) });
+        let mut sync = SyncPipe(sync);
+        match self.monitor(id, attached, &mut sync) {
+            Ok(code) => code,
+            Err((code, e)) => {
+                sync.send(SyncMessage {
+                    ok: false,
+                    code,
+                    message: e,
+                });
+                code
+            }
+        }
+    }
+
+    fn monitor(&self, id: &str, attached: bool, sync: &mut SyncPipe) -> Result<i32, (i32, String)> {
+        let fail125 = |e: EngineError| (125, e.to_string());
+        let c = self.find_container(id).map_err(fail125)?;
+        let paths = self.container_paths(c.id());
+        let _lock = match StoreLock::try_exclusive(&paths.monitor_lock()) {
+            Ok(Some(l)) => l,
+            Ok(None) => return Err((125, format!("container {} is already running", c.id()))),
+            Err(e) => return Err((125, e.to_string())),
+        };
+        block_signals();
+        std::thread::spawn(forward_signals);
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+
+        let runtime = self.runtime(&c.config.runtime).map_err(fail125)?;
+        let bundle = self.mount_rootfs(&c, &paths).map_err(fail125)?;
+        let mut maps = c.config.ports.clone();
+        let listeners = ports::bind(&mut maps).map_err(|e| (125, e.to_string()));
+        let listeners = match listeners {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = bundle.unmount();
+                return Err(e);
+            }
+        };
+        if maps != c.config.ports {
+            let mut cfg = c.config.clone();
+            cfg.ports = maps.clone();
+            if let Ok(text) = serde_json::to_string(&cfg) {
+                let _ = self.store.meta.set_container_config(c.id(), &text);
+            }
+        }
+        let forwarder = ports::Forwarder::start(&maps, listeners);
+        let log =
+            Arc::new(JsonLogWriter::open(&paths.log(c.id())).map_err(|e| (125, e.to_string()))?);
+
+        let mut state = c.row.state.clone();
+        let mut first = true;
+        let code = loop {
+            let generation = self.run_once(&c, &paths, &runtime, &log, attached, &forwarder);
+            let (pid, pumps) = match generation {
+                Ok(v) => v,
+                Err(e) => {
+                    let code = create_error_code(&e);
+                    let _ = runtime.delete(c.id(), true);
+                    state.status = if first {
+                        "created".into()
+                    } else {
+                        "exited".into()
+                    };
+                    state.exit_code = code as i64;
+                    state.error = e.to_string();
+                    state.pid = 0;
+                    let _ = self.store.meta.set_container_state(c.id(), &state);
+                    if first {
+                        let _ = bundle.unmount();
+                        if c.config.auto_remove {
+                            let _ = self.delete_container_files(c.id(), true);
+                        }
+                        return Err((code, format!("OCI runtime create failed: {e}")));
+                    }
+                    break code;
+                }
+            };
+            state.status = "running".into();
+            state.pid = pid as i64;
+            state.started_at = now_rfc3339_nanos();
+            state.error.clear();
+            state.oom_killed = false;
+            let _ = self.store.meta.set_container_state(c.id(), &state);
+            if first {
+                sync.send(SyncMessage {
+                    ok: true,
+                    code: 0,
+                    message: String::new(),
+                });
+                first = false;
+            }
+            let code = wait_for(pid);
+            TARGET.store(0, Ordering::SeqCst);
+            for p in pumps {
+                let _ = p.join();
+            }
+            MASTER.store(-1, Ordering::SeqCst);
+            let oom = oom_killed(c.id());
+            let _ = runtime.delete(c.id(), true);
+            state = self
+                .store
+                .meta
+                .container(c.id())
+                .ok()
+                .flatten()
+                .map(|r| r.state)
+                .unwrap_or(state);
+            state.status = "exited".into();
+            state.pid = 0;
+            state.exit_code = code as i64;
+            state.finished_at = now_rfc3339_nanos();
+            state.oom_killed = oom;
+            let restart = !state.stop_requested
+                && c.config
+                    .restart
+                    .wants_restart(code as i64, state.restart_count);
+            if !restart {
+                let _ = self.store.meta.set_container_state(c.id(), &state);
+                break code;
+            }
+            state.status = "restarting".into();
+            state.restart_count += 1;
+            let _ = self.store.meta.set_container_state(c.id(), &state);
+            // Docker's back-off: 100 ms doubling per consecutive restart, at most a minute.
+            let delay = Duration::from_millis(100u64 << state.restart_count.clamp(0, 9) as u64);
+            if self.sleep_unless_stopped(c.id(), delay.min(Duration::from_secs(60))) {
+                state.status = "exited".into();
+                let _ = self.store.meta.set_container_state(c.id(), &state);
+                break code;
+            }
+        };
+        let _ = bundle.unmount();
+        if c.config.auto_remove {
+            let _ = self.delete_container_files(c.id(), true);
+        }
+        Ok(code)
+    }
+
+    /// Sleeps `delay`, waking early (and returning true) when a stop is requested.
+    fn sleep_unless_stopped(&self, id: &str, delay: Duration) -> bool {
+        let step = Duration::from_millis(50);
+        let mut left = delay;
+        while !left.is_zero() {
+            let d = left.min(step);
+            std::thread::sleep(d);
+            left -= d;
+            let stopped = self
+                .store
+                .meta
+                .container(id)
+                .ok()
+                .flatten()
+                .is_none_or(|r| r.state.stop_requested);
+            if stopped {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub(crate) fn mount_rootfs(
+        &self,
+        c: &Container,
+        paths: &ContainerPaths,
+    ) -> Result<Bundle, EngineError> {
+        let mut lowers: Vec<std::path::PathBuf> = c
+            .config
+            .layers
+            .iter()
+            .filter_map(|l| crate::Digest::parse(l).ok())
+            .map(|d| self.store.layers.diff_dir(&d))
+            .collect();
+        lowers.insert(0, paths.init());
+        Bundle::mount(&paths.bundle(), &lowers, &paths.upper(), &paths.work())
+            .map_err(EngineError::Runtime)
+    }
+
+    /// One run of the container's process: its streams set up, `create` and `start`.
+    /// Returns the init pid and the threads pumping its output.
+    fn run_once(
+        &self,
+        c: &Container,
+        paths: &ContainerPaths,
+        runtime: &OciRuntime,
+        log: &Arc<JsonLogWriter>,
+        attached: bool,
+        forwarder: &ports::Forwarder,
+    ) -> Result<(i32, Vec<JoinHandle<()>>), RuntimeError> {
+        let bundle = paths.bundle();
+        // A stale runtime state (a crash between create and delete) would make create fail.
+        let _ = runtime.delete(c.id(), true);
+        let mut pumps = Vec::new();
+        let pid = if c.config.tty {
+            // Unix socket paths are short (108 bytes): keep it under the store's run/.
+            let sock_path = self
+                .root()
+                .join("run")
+                .join(format!("console-{}.sock", &c.id()[..12]));
+            let sock = ConsoleSocket::bind(&sock_path)?;
+            let receiver = std::thread::scope(|s| {
+                let h = s.spawn(|| sock.receive_master());
+                let pid =
+                    runtime.create_with_pid(c.id(), &bundle, Some(sock.path()), ProcessIo::null());
+                match pid {
+                    Ok(pid) => h.join().map(|m| m.map(|m| (pid, m))).unwrap_or_else(|_| {
+                        Err(RuntimeError::Spec("terminal receiver panicked".into()))
+                    }),
+                    Err(e) => {
+                        // Unblock the receiver: connect once and go.
+                        let _ = std::os::unix::net::UnixStream::connect(sock.path());
+                        let _ = h.join();
+                        Err(e)
+                    }
+                }
+            });
+            let (pid, master) = receiver?;
+            if attached {
+                copy_winsize(0, master.as_raw_fd());
+            }
+            MASTER.store(master.as_raw_fd(), Ordering::SeqCst);
+            let master = File::from(master);
+            let out = master
+                .try_clone()
+                .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
+            let log2 = log.clone();
+            pumps.push(std::thread::spawn(move || {
+                pump(out, &log2, "stdout", attached.then(std::io::stdout))
+            }));
+            if attached && c.config.open_stdin {
+                let mut to = master
+                    .try_clone()
+                    .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to);
+                });
+            }
+            // Keep the master open while the container lives, attached or not.
+            std::mem::forget(master);
+            pid
+        } else {
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            let stdin = if c.config.open_stdin {
+                let (in_r, in_w) = pipe()?;
+                let mut w = File::from(in_w);
+                if attached {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w);
+                        // stdin closed: the container sees EOF.
+                    });
+                } else {
+                    // Held open so the container's stdin never reaches EOF.
+                    std::mem::forget(w);
+                }
+                std::process::Stdio::from(in_r)
+            } else {
+                std::process::Stdio::null()
+            };
+            let io = ProcessIo {
+                stdin,
+                stdout: out_w.into(),
+                stderr: err_w.into(),
+            };
+            let pid = runtime.create_with_pid(c.id(), &bundle, None, io)?;
+            let log2 = log.clone();
+            pumps.push(std::thread::spawn(move || {
+                pump(
+                    File::from(out_r),
+                    &log2,
+                    "stdout",
+                    attached.then(std::io::stdout),
+                )
+            }));
+            let log3 = log.clone();
+            pumps.push(std::thread::spawn(move || {
+                pump_err(File::from(err_r), &log3, attached)
+            }));
+            pid
+        };
+        if let Ok(ns) = File::open(format!("/proc/{pid}/ns/net")) {
+            forwarder.set_netns(ns);
+        }
+        TARGET.store(pid, Ordering::SeqCst);
+        if let Err(e) = runtime.start(c.id()) {
+            TARGET.store(0, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok((pid, pumps))
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| RuntimeError::io("creating a pipe for", "the container", e.into()))
+}
+
+fn pump(mut from: File, log: &JsonLogWriter, stream: &str, mut also: Option<std::io::Stdout>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pending = Vec::new();
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                log.write_lines(stream, &mut pending, &buf[..n]);
+                if let Some(o) = also.as_mut() {
+                    let mut o = o.lock();
+                    let _ = o.write_all(&buf[..n]);
+                    let _ = o.flush();
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // EIO: the terminal's last slave closed.
+            Err(_) => break,
+        }
+    }
+    log.flush_partial(stream, &mut pending);
+}
+
+fn pump_err(mut from: File, log: &JsonLogWriter, attached: bool) {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pending = Vec::new();
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                log.write_lines("stderr", &mut pending, &buf[..n]);
+                if attached {
+                    let mut e = std::io::stderr().lock();
+                    let _ = e.write_all(&buf[..n]);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    log.flush_partial("stderr", &mut pending);
+}
+
+/// Waits for `pid`, reaping any other orphan on the way; its exit status as a shell
+/// reports it.
+fn wait_for(pid: i32) -> i32 {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes into our own int.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == pid {
+            if libc::WIFEXITED(status) {
+                return libc::WEXITSTATUS(status);
+            }
+            if libc::WIFSIGNALED(status) {
+                return 128 + libc::WTERMSIG(status);
+            }
+            continue;
+        }
+        if r < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            // No children left: the init is gone without us seeing it.
+            return 255;
+        }
+    }
+}
+
+fn block_signals() {
+    // SAFETY: building and installing a signal mask for this thread (and the threads
+    // it spawns from now on).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, *s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Forwards the signals the monitor gets to the container (Docker's sig-proxy), and
+/// window-size changes to its terminal.
+fn forward_signals() {
+    // SAFETY: sigwait on a set we built; kill with plain integers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, *s);
+        }
+        loop {
+            let mut sig = 0;
+            if libc::sigwait(&set, &mut sig) != 0 {
+                continue;
+            }
+            if sig == libc::SIGWINCH {
+                let m = MASTER.load(Ordering::SeqCst);
+                if m >= 0 {
+                    copy_winsize(0, m);
+                }
+                continue;
+            }
+            let pid = TARGET.load(Ordering::SeqCst);
+            if pid > 0 {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+}
+
+/// Gives terminal `to` the window size of terminal `from` (if it is one).
+fn copy_winsize(from: i32, to: i32) {
+    // SAFETY: ioctls on descriptors we hold, into a struct we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_row > 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Whether the kernel's OOM killer hit the container's cgroup (v1 `memory.oom_control`
+/// or v2 `memory.events`).
+fn oom_killed(id: &str) -> bool {
+    let candidates = [
+        format!("/sys/fs/cgroup/memory/kujira/{id}/memory.oom_control"),
+        format!("/sys/fs/cgroup/kujira/{id}/memory.events"),
+    ];
+    candidates.iter().any(|p| {
+        std::fs::read_to_string(p).is_ok_and(|t| {
+            t.lines().any(|l| {
+                let mut it = l.split_whitespace();
+                it.next() == Some("oom_kill")
+                    && it.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0
+            })
+        })
+    })
+}

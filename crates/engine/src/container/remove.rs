@@ -1,0 +1,114 @@
+//! `rm [-f] [-v]`, `container prune`: a container's files (its copy-on-write layer,
+//! bundle, log) and row go; its image stays.
+
+use super::Container;
+use crate::{Engine, EngineError};
+
+impl Engine {
+    pub fn remove_container(
+        &self,
+        c: &Container,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), EngineError> {
+        if c.is_running() {
+            if !force {
+                let what = if c.status() == "paused" {
+                    "paused"
+                } else {
+                    "running"
+                };
+                return Err(EngineError::InvalidArgument(format!(
+                    "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
+                    c.name()
+                )));
+            }
+            self.store.meta.set_stop_requested(c.id(), true)?;
+            if c.status() == "paused" {
+                if let Ok(rt) = self.runtime(&c.config.runtime) {
+                    let _ = rt.resume(c.id());
+                }
+            }
+            let _ = self.kill_container(c, "KILL");
+            self.wait_monitor(c.id(), None);
+        }
+        self.delete_container_files(c.id(), volumes)
+    }
+
+    /// Removes the container's runtime state, mount, directory and row (in that order,
+    /// so a crash leaves at worst a row whose files are partly gone, which `rm` finishes).
+    pub(crate) fn delete_container_files(
+        &self,
+        id: &str,
+        volumes: bool,
+    ) -> Result<(), EngineError> {
+        let paths = self.container_paths(id);
+        let row = self.store.meta.container(id)?;
+        let config: Option<super::ContainerConfig> = row
+            .as_ref()
+            .and_then(|r| serde_json::from_str(&r.config).ok());
+        if let Some(cfg) = &config {
+            if let Ok(rt) = self.runtime(&cfg.runtime) {
+                let _ = rt.delete(id, true);
+            }
+        }
+        kujira_runtime::Bundle::open(&paths.bundle())
+            .unmount()
+            .map_err(EngineError::Runtime)?;
+        if paths.dir.exists() {
+            // Renamed away first, so a half-deleted directory never looks like a container.
+            let away = self.store.tmp.path("deleted-container")?;
+            std::fs::rename(&paths.dir, &away)
+                .map_err(|e| EngineError::io(format!("removing {}", paths.dir.display()), e))?;
+            let _ = kujira_store::tmp::remove_tree(&away);
+        }
+        self.store.meta.delete_container(id)?;
+        if volumes {
+            for m in config.iter().flat_map(|c| c.mounts.iter()) {
+                let anonymous = m.kind == "volume"
+                    && m.name.len() == 64
+                    && m.name.chars().all(|c| c.is_ascii_hexdigit());
+                if anonymous {
+                    let _ = self.remove_volume(&m.name, false);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `container prune`: every stopped container; the IDs removed and the bytes of
+    /// their copy-on-write layers.
+    pub fn prune_containers(&self) -> Result<(Vec<String>, u64), EngineError> {
+        let mut ids = Vec::new();
+        let mut bytes = 0;
+        for c in self.containers()? {
+            if c.is_running() {
+                continue;
+            }
+            bytes +=
+                kujira_store::layers::tree_size(&self.container_paths(c.id()).upper()).unwrap_or(0);
+            self.delete_container_files(c.id(), false)?;
+            ids.push(c.id().to_string());
+        }
+        Ok((ids, bytes))
+    }
+
+    /// `rename OLD NEW`.
+    pub fn rename_container(&self, c: &Container, new_name: &str) -> Result<(), EngineError> {
+        let name = super::names::validate(new_name).map_err(EngineError::InvalidArgument)?;
+        if name == c.name() {
+            return Err(EngineError::InvalidArgument(format!(
+                "Renaming a container with the same name as its current name"
+            )));
+        }
+        self.store
+            .meta
+            .rename_container(c.id(), &name)
+            .map_err(|e| match e {
+                kujira_store::StoreError::NameInUse { name, id } => {
+                    EngineError::NameConflict { name, id }
+                }
+                other => other.into(),
+            })
+    }
+}

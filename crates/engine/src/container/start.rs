@@ -1,0 +1,109 @@
+//! `start`: launches the container's monitor (this binary re-executed with the hidden
+//! `container-monitor` command) in a session of its own, and waits on a sync pipe until
+//! the container runs or has failed to.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use super::monitor::SyncMessage;
+use super::Container;
+use crate::{Engine, EngineError};
+
+/// How the starter is attached to the container's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Detached: the monitor gets `/dev/null`.
+    No,
+    /// The monitor inherits the caller's stdin, stdout and stderr.
+    Inherit,
+}
+
+/// A started container: with `Attach::Inherit`, its monitor, whose exit status is the
+/// container's.
+pub struct Started {
+    pub monitor: Option<Child>,
+}
+
+/// The binary that runs monitors: this executable, unless `KUJIRA_MONITOR_BIN` says
+/// otherwise (tests of the engine library run from a test harness binary).
+fn monitor_exe() -> Result<std::path::PathBuf, EngineError> {
+    if let Some(p) = std::env::var_os("KUJIRA_MONITOR_BIN") {
+        return Ok(p.into());
+    }
+    std::env::current_exe().map_err(|e| EngineError::io("finding the kujira binary", e))
+}
+
+impl Engine {
+    /// Starts a created or exited container. Starting a running one does nothing.
+    pub fn start_container(&self, c: &Container, attach: Attach) -> Result<Started, EngineError> {
+        if c.is_running() {
+            return Ok(Started { monitor: None });
+        }
+        self.store.meta.set_stop_requested(c.id(), false)?;
+        let (mut reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map(|(r, w)| (std::fs::File::from(r), w))
+            .map_err(|e| EngineError::io("creating the sync pipe", e.into()))?;
+        let mut cmd = Command::new(monitor_exe()?);
+        cmd.arg("--root")
+            .arg(self.root())
+            .arg("container-monitor")
+            .arg("--sync-fd")
+            .arg("3");
+        if attach == Attach::Inherit {
+            cmd.arg("--attach");
+        } else {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        }
+        cmd.arg(c.id());
+        let wfd = writer.as_raw_fd();
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::dup2(wfd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| EngineError::io("starting the container's monitor", e))?;
+        drop(writer);
+        let mut text = String::new();
+        let _ = reader.read_to_string(&mut text);
+        let msg: Option<SyncMessage> = serde_json::from_str(text.trim()).ok();
+        match msg {
+            Some(m) if m.ok => {}
+            Some(m) => {
+                let _ = child.wait();
+                return Err(EngineError::StartFailed {
+                    code: m.code,
+                    message: m.message,
+                });
+            }
+            None => {
+                let status = child.wait().ok();
+                return Err(EngineError::StartFailed {
+                    code: 125,
+                    message: format!("the container's monitor exited early ({status:?})"),
+                });
+            }
+        }
+        if attach == Attach::Inherit {
+            Ok(Started {
+                monitor: Some(child),
+            })
+        } else {
+            // The monitor lives on in its own session; it is not waited for.
+            drop(child);
+            Ok(Started { monitor: None })
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The container commands that act on existing containers: stop, restart, kill,
+//! pause, unpause, rm, wait, logs, exec, commit, diff, port, rename, top, prune.
+
+use std::io::Write;
+
+use kujira_engine::container::commit::CommitOptions;
+use kujira_engine::container::exec::ExecRequest;
+use kujira_engine::container::logs::LogOptions;
+use kujira_engine::container::start::Attach;
+use kujira_engine::Engine;
+
+use crate::cli::{
+    CommitArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, KillArgs, LogsArgs, OneContainerArgs,
+    PortArgs, RenameArgs, RmArgs, StopArgs, TopArgs,
+};
+use crate::error::CliError;
+use crate::format::human;
+
+/// Runs `op` on each named container, printing the name on success and Docker's
+/// error lines (exit 1) for the others.
+fn each(
+    engine: &Engine,
+    names: &[String],
+    op: impl Fn(&kujira_engine::container::Container) -> Result<(), kujira_engine::EngineError>,
+) -> Result<(), CliError> {
+    let mut errors = Vec::new();
+    for name in names {
+        match engine.find_container(name).and_then(|c| op(&c)) {
+            Ok(()) => println!("{name}"),
+            Err(e) => errors.push(CliError::from(e).message),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(1, errors.join("\n")))
+    }
+}
+
+pub fn stop(engine: &Engine, args: &StopArgs) -> Result<(), CliError> {
+    each(engine, &args.containers, |c| {
+        engine.stop_container(c, args.time, args.signal.as_deref())
+    })
+}
+
+pub fn restart(engine: &Engine, args: &StopArgs) -> Result<(), CliError> {
+    each(engine, &args.containers, |c| {
+        engine.stop_container(c, args.time, args.signal.as_deref())?;
+        let fresh = engine.find_container(c.id())?;
+        engine.start_container(&fresh, Attach::No).map(drop)
+    })
+}
+
+pub fn kill(engine: &Engine, args: &KillArgs) -> Result<(), CliError> {
+    each(engine, &args.containers, |c| {
+        engine.kill_container(c, &args.signal)
+    })
+}
+
+pub fn pause(engine: &Engine, args: &ContainersArgs) -> Result<(), CliError> {
+    each(engine, &args.containers, |c| engine.pause_container(c))
+}
+
+pub fn unpause(engine: &Engine, args: &ContainersArgs) -> Result<(), CliError> {
+    each(engine, &args.containers, |c| engine.unpause_container(c))
+}
+
+pub fn rm(engine: &Engine, args: &RmArgs) -> Result<(), CliError> {
+    each(engine, &args.containers, |c| {
+        engine.remove_container(c, args.force, args.volumes)
+    })
+}
+
+pub fn wait(engine: &Engine, args: &ContainersArgs) -> Result<(), CliError> {
+    let mut errors = Vec::new();
+    for name in &args.containers {
+        match engine.wait_container(name) {
+            Ok(code) => println!("{code}"),
+            Err(e) => errors.push(CliError::from(e).message),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(1, errors.join("\n")))
+    }
+}
+
+/// `--since`/`--until`: RFC 3339, Unix seconds, or a duration before now (`10m`).
+fn parse_time(s: &str) -> Result<f64, CliError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9);
+    }
+    if let Ok(v) = s.parse::<f64>() {
+        return Ok(v);
+    }
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let (num, unit) = s.split_at(s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len());
+    let n: f64 = num.parse().map_err(|_| {
+        CliError::new(
+            1,
+            format!(
+                "invalid value for \"since\": failed to parse value as time or duration: \"{s}\""
+            ),
+        )
+    })?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "ms" => n / 1000.0,
+        _ => return Err(CliError::new(
+            1,
+            format!(
+                "invalid value for \"since\": failed to parse value as time or duration: \"{s}\""
+            ),
+        )),
+    };
+    Ok(now - secs)
+}
+
+pub fn logs(engine: &Engine, args: &LogsArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    let tail = match args.tail.as_str() {
+        "all" | "" => None,
+        n => match n.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v as usize),
+            _ => None,
+        },
+    };
+    let opts = LogOptions {
+        follow: args.follow,
+        tail,
+        since: args.since.as_deref().map(parse_time).transpose()?,
+        until: args.until.as_deref().map(parse_time).transpose()?,
+    };
+    let ts = args.timestamps;
+    engine.container_logs(&c, &opts, |e| {
+        let r = if e.stream == "stderr" {
+            let mut err = std::io::stderr().lock();
+            if ts {
+                let _ = write!(err, "{} ", e.time);
+            }
+            err.write_all(e.log.as_bytes())
+        } else {
+            let mut out = std::io::stdout().lock();
+            if ts {
+                let _ = write!(out, "{} ", e.time);
+            }
+            out.write_all(e.log.as_bytes()).and_then(|_| out.flush())
+        };
+        r.is_ok()
+    })?;
+    Ok(())
+}
+
+pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
+    let (name, cmd) = args
+        .container_and_command
+        .split_first()
+        .ok_or_else(|| CliError::new(1, "kujira: 'exec' requires at least 2 arguments"))?;
+    let c = engine.find_container(name)?;
+    let mut env = Vec::new();
+    for f in &args.env_file {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| CliError::new(1, format!("open {f}: {e}")))?;
+        env.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    env.extend(args.env.iter().cloned());
+    let req = ExecRequest {
+        cmd: cmd.to_vec(),
+        tty: args.tty,
+        detach: args.detach,
+        env,
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        privileged: args.privileged,
+    };
+    let mut command = engine.exec_command(&c, &req)?;
+    if !args.interactive {
+        command.stdin(std::process::Stdio::null());
+    }
+    let status = command
+        .status()
+        .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
+    let code = kujira_runtime::oci_runtime::exit_code(status);
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code))
+    }
+}
+
+pub fn commit(engine: &Engine, args: &CommitArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    let r = engine.commit_container(
+        &c,
+        &CommitOptions {
+            reference: args.reference.clone(),
+            changes: args.change.clone(),
+            message: args.message.clone(),
+            author: args.author.clone(),
+            pause: args.pause,
+        },
+    )?;
+    println!("{}", r.id);
+    Ok(())
+}
+
+pub fn diff(engine: &Engine, args: &OneContainerArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    let mut out = std::io::stdout().lock();
+    for (kind, path) in engine.container_changes(&c)? {
+        writeln!(out, "{} {path}", kind.letter())?;
+    }
+    Ok(())
+}
+
+pub fn port(engine: &Engine, args: &PortArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    let mut out = std::io::stdout().lock();
+    let want = args.port.as_ref().map(|p| {
+        if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut found = false;
+    if c.is_running() {
+        for p in &c.config.ports {
+            let key = format!("{}/{}", p.container_port, p.proto.as_str());
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            match &want {
+                Some(w) if *w == key => writeln!(out, "{ip}:{}", p.host_port)?,
+                Some(_) => continue,
+                None => writeln!(out, "{key} -> {ip}:{}", p.host_port)?,
+            }
+            found = true;
+        }
+    }
+    match want {
+        Some(w) if !found => Err(CliError::new(
+            1,
+            format!(
+                "Error: No public port '{w}' published for {}",
+                args.container
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn rename(engine: &Engine, args: &RenameArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    engine.rename_container(&c, &args.new_name)?;
+    Ok(())
+}
+
+/// `top`: the host's `ps` over the container's processes (those in its cgroup).
+pub fn top(engine: &Engine, args: &TopArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    if !c.is_running() {
+        return Err(CliError::new(
+            1,
+            format!(
+                "Error response from daemon: container {} is not running",
+                c.id()
+            ),
+        ));
+    }
+    let pids = engine.container_pids(&c)?;
+    let ps_args: Vec<String> = if args.ps_args.is_empty() {
+        vec!["-f".into()]
+    } else {
+        args.ps_args.clone()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&ps_args)
+        .output()
+        .map_err(|e| CliError::new(1, format!("Error response from daemon: ps: {e}")))?;
+    if !out.status.success() {
+        return Err(CliError::new(
+            1,
+            format!(
+                "Error response from daemon: ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let Some(head) = lines.next() else {
+        return Ok(());
+    };
+    let pid_col = head
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| {
+            CliError::new(
+                1,
+                "Error response from daemon: Couldn't find PID field in ps output",
+            )
+        })?;
+    let mut stdout = std::io::stdout().lock();
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
+    writeln!(
+        tw,
+        "{}",
+        head.split_whitespace().collect::<Vec<_>>().join("\t")
+    )?;
+    let cols = head.split_whitespace().count();
+    for l in lines {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        let pid: i64 = fields
+            .get(pid_col)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(-1);
+        if pids.contains(&pid) {
+            let mut shown: Vec<String> = fields
+                .iter()
+                .take(cols - 1)
+                .map(|s| s.to_string())
+                .collect();
+            shown.push(
+                fields
+                    .iter()
+                    .skip(cols - 1)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            writeln!(tw, "{}", shown.join("\t"))?;
+        }
+    }
+    let bytes = tw
+        .into_inner()
+        .map_err(|e| CliError::new(1, e.to_string()))?;
+    stdout.write_all(&bytes)?;
+    Ok(())
+}
+
+pub fn prune(engine: &Engine, args: &ContainerPruneArgs) -> Result<(), CliError> {
+    if !args.force && !super::confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(());
+    }
+    let (ids, bytes) = engine.prune_containers()?;
+    if !ids.is_empty() {
+        println!("Deleted Containers:");
+        for id in &ids {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human::size(bytes));
+    Ok(())
+}

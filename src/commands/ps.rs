@@ -1,0 +1,196 @@
+//! `ps` / `container ls`, with Docker's columns and template fields.
+
+use std::io::Write;
+
+use kujira_engine::container::list::{ContainerFilters, ContainerListing};
+use kujira_engine::container::Container;
+use kujira_engine::Engine;
+use kujira_template::Value;
+
+use crate::cli::PsArgs;
+use crate::error::CliError;
+use crate::format::human;
+use crate::format::table::{row, Format};
+
+const DEFAULT: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+pub fn run(engine: &Engine, args: &PsArgs) -> Result<(), CliError> {
+    let format = match (&args.format, args.quiet) {
+        (Some(f), false) if !f.is_empty() => f.clone(),
+        (_, true) => "{{.ID}}".to_string(),
+        _ if args.size => format!("{DEFAULT}\t{{{{.Size}}}}"),
+        _ => DEFAULT.to_string(),
+    };
+    let sizes = format.contains(".Size");
+    let format = Format::parse(&format)?;
+    let filters = ContainerFilters::parse(&args.filter)?;
+    let last = if args.latest {
+        Some(1)
+    } else {
+        args.last.filter(|n| *n > 0).map(|n| n as usize)
+    };
+    let list = engine.list_containers(args.all, last, &filters, sizes)?;
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|l| container_value(l, !args.no_trunc))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    format.write(&mut out, &header(), rows)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn unix_of(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+/// "Up 5 seconds", "Exited (0) 2 minutes ago", "Created", … as Docker words them.
+pub fn status_text(c: &Container) -> String {
+    let st = &c.row.state;
+    let now = chrono::Utc::now().timestamp();
+    match st.status.as_str() {
+        "running" => format!("Up {}", human::duration(now - unix_of(&st.started_at))),
+        "paused" => format!(
+            "Up {} (Paused)",
+            human::duration(now - unix_of(&st.started_at))
+        ),
+        "restarting" => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            human::duration(now - unix_of(&st.finished_at))
+        ),
+        "exited" => format!(
+            "Exited ({}) {} ago",
+            st.exit_code,
+            human::duration(now - unix_of(&st.finished_at))
+        ),
+        "created" => "Created".into(),
+        "dead" => "Dead".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `0.0.0.0:8001->80/tcp, 443/tcp` — published ports first, then exposed ones.
+pub fn ports_text(c: &Container) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let running = c.is_running();
+    let mut published = Vec::new();
+    if running {
+        for p in &c.config.ports {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            parts.push(format!(
+                "{ip}:{}->{}/{}",
+                p.host_port,
+                p.container_port,
+                p.proto.as_str()
+            ));
+            published.push(format!("{}/{}", p.container_port, p.proto.as_str()));
+        }
+    }
+    for e in &c.config.exposed_ports {
+        if !published.contains(e) {
+            parts.push(e.clone());
+        }
+    }
+    parts.join(", ")
+}
+
+fn command_text(c: &Container, trunc: bool) -> String {
+    let cmd = std::iter::once(c.config.path.clone())
+        .chain(c.config.args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if trunc {
+        format!("\"{}\"", human::ellipsis(&cmd, 20))
+    } else {
+        format!("\"{cmd}\"")
+    }
+}
+
+fn container_value(l: &ContainerListing, trunc: bool) -> Value {
+    let c = &l.container;
+    let created = unix_of(&c.row.created);
+    let id = if trunc {
+        human::short_id(c.id())
+    } else {
+        c.id().to_string()
+    };
+    let size = match l.size {
+        Some((rw, virt)) => format!("{} (virtual {})", human::size3(rw), human::size3(virt)),
+        None => String::new(),
+    };
+    let labels = c
+        .config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mounts = c
+        .config
+        .mounts
+        .iter()
+        .map(|m| {
+            if m.name.is_empty() {
+                m.source.clone()
+            } else {
+                m.name.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let networks = match c.config.network.as_str() {
+        "default" => "bridge",
+        other => other,
+    };
+    row(vec![
+        ("Command", command_text(c, trunc)),
+        ("CreatedAt", human::go_time(created)),
+        ("ID", id),
+        ("Image", c.config.image.clone()),
+        ("Labels", labels),
+        (
+            "LocalVolumes",
+            c.config
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume")
+                .count()
+                .to_string(),
+        ),
+        ("Mounts", mounts),
+        ("Names", c.name().to_string()),
+        ("Networks", networks.to_string()),
+        ("Ports", ports_text(c)),
+        ("RunningFor", human::since(created)),
+        ("Size", size),
+        ("State", c.status().to_string()),
+        ("Status", status_text(c)),
+    ])
+}
+
+fn header() -> Value {
+    row(vec![
+        ("Command", "COMMAND".into()),
+        ("CreatedAt", "CREATED AT".into()),
+        ("ID", "CONTAINER ID".into()),
+        ("Image", "IMAGE".into()),
+        ("Labels", "LABELS".into()),
+        ("LocalVolumes", "LOCAL VOLUMES".into()),
+        ("Mounts", "MOUNTS".into()),
+        ("Names", "NAMES".into()),
+        ("Networks", "NETWORKS".into()),
+        ("Ports", "PORTS".into()),
+        ("RunningFor", "CREATED".into()),
+        ("Size", "SIZE".into()),
+        ("State", "STATE".into()),
+        ("Status", "STATUS".into()),
+    ])
+}

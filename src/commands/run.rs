@@ -1,0 +1,297 @@
+//! `run`, `create`, `start`: containers made from images and started through their
+//! monitor; a foreground `run` is attached to the caller's terminal.
+
+use std::io::IsTerminal;
+
+use kujira_engine::container::create::CreateOptions;
+use kujira_engine::container::start::{Attach, Started};
+use kujira_engine::container::Container;
+use kujira_engine::{Engine, EngineError};
+
+use crate::cli::{CreateArgs, CreateFlags, RunArgs, StartArgs};
+use crate::error::CliError;
+
+/// Docker's `docker: Error response from daemon: …` for run/create (exit 125 unless
+/// the container's command was the problem).
+fn run_error(cmd: &str, e: EngineError) -> CliError {
+    let code = match &e {
+        EngineError::StartFailed { code, .. } => *code,
+        _ => 125,
+    };
+    let msg = CliError::from(e).message;
+    CliError::new(
+        code,
+        format!("kujira: {msg}\n\nRun 'kujira {cmd} --help' for more information"),
+    )
+}
+
+/// `-m 512m`, `1g`, `100000` in bytes.
+pub fn parse_bytes(s: &str) -> Result<i64, CliError> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let v: f64 = num.parse().map_err(|_| {
+        CliError::new(
+            125,
+            format!("invalid argument \"{s}\" for \"-m, --memory\" flag: invalid size: '{s}'"),
+        )
+    })?;
+    Ok((v * mult as f64) as i64)
+}
+
+/// `--env-file`: `KEY=VALUE` lines (or `KEY` to take the host's value); `#` comments.
+fn read_env_files(files: &[String]) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| CliError::new(125, format!("open {f}: {e}")))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            out.push(line.to_string());
+        }
+    }
+    Ok(out)
+}
+
+pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
+    let mut env = read_env_files(&f.env_file)?;
+    env.extend(f.env.iter().cloned());
+    let (image, cmd) = f
+        .image_and_command
+        .split_first()
+        .ok_or_else(|| CliError::new(125, "kujira: 'run' requires at least 1 argument"))?;
+    Ok(CreateOptions {
+        image: image.clone(),
+        name: f.name.clone(),
+        cmd: cmd.to_vec(),
+        entrypoint: f.entrypoint.clone(),
+        env,
+        workdir: f.workdir.clone(),
+        user: f.user.clone(),
+        hostname: f.hostname.clone(),
+        domainname: f.domainname.clone(),
+        labels: f.label.clone(),
+        tty: f.tty,
+        stdin_open: f.interactive,
+        volumes: f.volume.clone(),
+        tmpfs: f.tmpfs.clone(),
+        read_only: f.read_only,
+        memory: f.memory.as_deref().map(parse_bytes).transpose()?,
+        cpus: f.cpus,
+        pids_limit: f.pids_limit,
+        restart: f.restart.clone(),
+        auto_remove: f.rm,
+        init: f.init,
+        stop_signal: f.stop_signal.clone(),
+        stop_timeout: f.stop_timeout,
+        cap_add: f.cap_add.clone(),
+        cap_drop: f.cap_drop.clone(),
+        privileged: f.privileged,
+        security_opt: f.security_opt.clone(),
+        network: f.network.clone(),
+        publish: f.publish.clone(),
+        publish_all: f.publish_all,
+        expose: f.expose.clone(),
+        runtime: f.runtime.clone(),
+        ulimits: f.ulimit.clone(),
+    })
+}
+
+/// Creates the container, pulling its image first when it is missing (`--pull`).
+fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliError> {
+    let opts = create_options(f)?;
+    if !matches!(f.pull.as_str(), "missing" | "always" | "never") {
+        return Err(CliError::new(
+            125,
+            format!(
+                "invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"",
+                f.pull
+            ),
+        ));
+    }
+    let missing = engine
+        .find_image(&opts.image)
+        .map_err(|e| run_error(cmd, e))?
+        .is_none();
+    if f.pull == "always" || (missing && f.pull == "missing") {
+        if missing {
+            let shown = kujira_reference::Reference::parse(&opts.image)
+                .map(|r| {
+                    if r.tag().is_none() && r.digest().is_none() {
+                        format!("{}:latest", r.familiar_string())
+                    } else {
+                        r.familiar_string()
+                    }
+                })
+                .unwrap_or_else(|_| opts.image.clone());
+            eprintln!("Unable to find image '{shown}' locally");
+        }
+        super::pull::pull_for_run(engine, &opts.image, f.platform.clone(), f.quiet).map_err(
+            |e| {
+                CliError::new(
+                    125,
+                    format!(
+                        "kujira: {}\n\nRun 'kujira {cmd} --help' for more information",
+                        e.message
+                    ),
+                )
+            },
+        )?;
+    }
+    engine
+        .create_container(&opts)
+        .map_err(|e| run_error(cmd, e))
+}
+
+pub fn create_cmd(engine: &Engine, args: &CreateArgs) -> Result<(), CliError> {
+    let c = create(engine, &args.create, "create")?;
+    println!("{}", c.id());
+    Ok(())
+}
+
+pub fn run(engine: &Engine, args: &RunArgs) -> Result<(), CliError> {
+    let f = &args.create;
+    if f.tty && !args.detach && !std::io::stdin().is_terminal() && f.interactive {
+        return Err(CliError::new(1, "the input device is not a TTY"));
+    }
+    let c = create(engine, f, "run")?;
+    if args.detach {
+        engine
+            .start_container(&c, Attach::No)
+            .map_err(|e| run_error("run", e))?;
+        println!("{}", c.id());
+        return Ok(());
+    }
+    let _raw = (f.tty && f.interactive && std::io::stdin().is_terminal()).then(RawTerminal::enter);
+    let started = engine
+        .start_container(&c, Attach::Inherit)
+        .map_err(|e| run_error("run", e))?;
+    let code = wait_attached(started, args.sig_proxy);
+    drop(_raw);
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code))
+    }
+}
+
+/// Waits for an attached monitor, forwarding signals to it (it forwards them to the
+/// container); its exit status is the container's.
+fn wait_attached(started: Started, sig_proxy: bool) -> i32 {
+    let Some(mut child) = started.monitor else {
+        return 0;
+    };
+    if sig_proxy {
+        forward_signals_to(child.id() as i32);
+    }
+    match child.wait() {
+        Ok(st) => kujira_runtime::oci_runtime::exit_code(st),
+        Err(_) => 125,
+    }
+}
+
+static MONITOR_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn relay(sig: libc::c_int) {
+    let pid = MONITOR_PID.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn forward_signals_to(pid: i32) {
+    MONITOR_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
+        // SAFETY: installing an async-signal-safe handler.
+        unsafe { libc::signal(sig, relay as *const () as libc::sighandler_t) };
+    }
+}
+
+/// The caller's terminal in raw mode while attached to a container's terminal.
+struct RawTerminal {
+    saved: libc::termios,
+}
+
+impl RawTerminal {
+    fn enter() -> RawTerminal {
+        // SAFETY: termios calls on fd 0 into a struct we own.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(0, &mut t);
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            RawTerminal { saved }
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restoring the saved settings.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.saved) };
+    }
+}
+
+pub fn start(engine: &Engine, args: &StartArgs) -> Result<(), CliError> {
+    let mut failed = Vec::new();
+    if args.attach || args.interactive {
+        if args.containers.len() > 1 {
+            return Err(CliError::new(
+                1,
+                "you cannot start and attach multiple containers at once",
+            ));
+        }
+        let c = engine.find_container(&args.containers[0])?;
+        let _raw = (c.config.tty && args.interactive && std::io::stdin().is_terminal())
+            .then(RawTerminal::enter);
+        let started = engine.start_container(&c, Attach::Inherit).map_err(|e| {
+            let code = match &e {
+                EngineError::StartFailed { code, .. } => *code,
+                _ => 1,
+            };
+            CliError::new(code, CliError::from(e).message)
+        })?;
+        let code = wait_attached(started, true);
+        drop(_raw);
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(CliError::silent(code))
+        };
+    }
+    for name in &args.containers {
+        let r = engine
+            .find_container(name)
+            .and_then(|c| engine.start_container(&c, Attach::No).map(|_| ()));
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => failed.push(CliError::from(e).message),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        failed
+            .push("Error: failed to start containers: ".to_string() + &args.containers.join(", "));
+        Err(CliError::new(1, failed.join("\n")))
+    }
+}
