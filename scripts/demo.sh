@@ -2,7 +2,8 @@
 # kujira's main job, end to end, on a fresh machine with no internet: install what is
 # needed, build kujira, make an image from Debian's busybox-static, serve it from a
 # local docker-registry acting as the docker.io mirror, `kujira pull` it verbatim,
-# and use the image commands the tutorials teach on it.
+# use the image commands the tutorials teach on it, then run containers from it with
+# a published port that answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -12,6 +13,7 @@ export KUJIRA_ROOT="${KUJIRA_ROOT:-$(mktemp -d /tmp/kujira-demo.XXXXXX)}"
 work=$(mktemp -d /tmp/kujira-demo-work.XXXXXX)
 registry_pid=
 cleanup() {
+    "$KUJIRA" rm -f web1 >/dev/null 2>&1 || true
     [[ -n "$registry_pid" ]] && kill "$registry_pid" 2>/dev/null
     rm -rf "$work"
 }
@@ -57,5 +59,21 @@ step "$KUJIRA" load -i "$work/saved.tar"
 step "$KUJIRA" images
 step "$KUJIRA" system df
 step "$KUJIRA" system check
+
+# Containers from the pulled image: a web server on a published port, a
+# copy-on-write edit seen through it, and a throw-away shell command.
+PORT=${DEMO_PORT:-8001}
+step "$KUJIRA" run -d --name web1 -p "$PORT:80" busybox sh -c \
+    'mkdir -p /www && echo "Hello from kujira" > /www/index.html && exec httpd -f -p 80 -h /www'
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
+step curl -fsS "http://127.0.0.1:$PORT/"
+step "$KUJIRA" ps
+step "$KUJIRA" exec web1 sh -c 'echo "Modified!" > /www/index.html'
+step curl -fsS "http://127.0.0.1:$PORT/"
+step "$KUJIRA" diff web1
+step "$KUJIRA" run --rm busybox echo "hello from a throw-away container"
+step "$KUJIRA" rm -f web1
+step "$KUJIRA" ps -a
+step "$KUJIRA" system df
 echo
 echo "demo finished: the store is in $KUJIRA_ROOT (remove it with: rm -rf $KUJIRA_ROOT)"

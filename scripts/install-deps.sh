@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs the third-party tools kujira's tests build fixtures with and compare
-# against (skopeo, umoci, busybox-static, docker-registry, crun, runc, ...).
+# against (skopeo, umoci, busybox-static, docker-registry, crun, runc, ...), and
+# what containers use at run time (tini-static for --init, containers-common's
+# seccomp profile).
 #
 # Idempotent and cheap when everything is present: CI and developers run it
 # before every `cargo test`, so the fast path must not touch the network or
 # take the dpkg lock. Debian/Ubuntu only (apt-get).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl)
+PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps)
 # Binaries whose absence means the package set is incomplete. busybox is
 # checked by path because the tests copy the *static* /bin/busybox into
 # rootfs fixtures; a dynamically linked one from package `busybox` would not
 # run inside them.
-TOOLS=(skopeo umoci docker-registry crun runc jq hyperfine sqlite3 openssl htpasswd curl)
+TOOLS=(skopeo umoci docker-registry crun runc jq hyperfine sqlite3 openssl htpasswd curl tini-static ps)
 
 missing=()
 for t in "${TOOLS[@]}"; do
@@ -24,6 +26,10 @@ if [[ ! -x /bin/busybox ]] \
 fi
 if [[ ! -e /etc/ssl/certs/ca-certificates.crt ]]; then
     missing+=(ca-certificates)
+fi
+# Docker's default seccomp profile, as containers-common ships it.
+if [[ ! -e /usr/share/containers/seccomp.json ]]; then
+    missing+=(golang-github-containers-common)
 fi
 
 SUDO=()

@@ -37,17 +37,60 @@ fn each(
     }
 }
 
+/// As [`each`], but every container at once (as Docker stops them), each thread with
+/// its own connection to the store; results print in the order given.
+fn each_parallel(
+    engine: &Engine,
+    names: &[String],
+    op: impl Fn(&Engine, &kujira_engine::container::Container) -> Result<(), kujira_engine::EngineError>
+        + Sync,
+) -> Result<(), CliError> {
+    if names.len() == 1 {
+        return each(engine, names, |c| op(engine, c));
+    }
+    let root = engine.root();
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let (root, op) = (&root, &op);
+                s.spawn(move || {
+                    Engine::open(root)
+                        .and_then(|e| e.find_container(name).and_then(|c| op(&e, &c)))
+                        .map_err(|e| CliError::from(e).message)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("internal error".into())))
+            .collect()
+    });
+    let mut errors = Vec::new();
+    for (name, r) in names.iter().zip(results) {
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(1, errors.join("\n")))
+    }
+}
+
 pub fn stop(engine: &Engine, args: &StopArgs) -> Result<(), CliError> {
-    each(engine, &args.containers, |c| {
-        engine.stop_container(c, args.time, args.signal.as_deref())
+    each_parallel(engine, &args.containers, |e, c| {
+        e.stop_container(c, args.time, args.signal.as_deref())
     })
 }
 
 pub fn restart(engine: &Engine, args: &StopArgs) -> Result<(), CliError> {
-    each(engine, &args.containers, |c| {
-        engine.stop_container(c, args.time, args.signal.as_deref())?;
-        let fresh = engine.find_container(c.id())?;
-        engine.start_container(&fresh, Attach::No).map(drop)
+    each_parallel(engine, &args.containers, |e, c| {
+        e.stop_container(c, args.time, args.signal.as_deref())?;
+        let fresh = e.find_container(c.id())?;
+        e.start_container(&fresh, Attach::No).map(drop)
     })
 }
 
@@ -66,8 +109,8 @@ pub fn unpause(engine: &Engine, args: &ContainersArgs) -> Result<(), CliError> {
 }
 
 pub fn rm(engine: &Engine, args: &RmArgs) -> Result<(), CliError> {
-    each(engine, &args.containers, |c| {
-        engine.remove_container(c, args.force, args.volumes)
+    each_parallel(engine, &args.containers, |e, c| {
+        e.remove_container(c, args.force, args.volumes)
     })
 }
 
@@ -109,12 +152,14 @@ fn parse_time(s: &str) -> Result<f64, CliError> {
         "m" => n * 60.0,
         "h" => n * 3600.0,
         "ms" => n / 1000.0,
-        _ => return Err(CliError::new(
-            1,
-            format!(
+        _ => {
+            return Err(CliError::new(
+                1,
+                format!(
                 "invalid value for \"since\": failed to parse value as time or duration: \"{s}\""
             ),
-        )),
+            ))
+        }
     };
     Ok(now - secs)
 }

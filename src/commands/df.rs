@@ -43,7 +43,31 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
         }
         format.write(&mut out, &image_header(), rows)?;
         writeln!(out, "\nContainers space usage:\n")?;
-        Format::parse(VERBOSE_CONTAINERS)?.write(&mut out, &container_header(), Vec::new())?;
+        let containers = usage.containers.iter().map(|u| {
+            let c = &u.container;
+            let created = chrono::DateTime::parse_from_rfc3339(&c.row.created)
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
+            row(vec![
+                ("Command", super::ps::command_text(c, true)),
+                ("CreatedSince", human::since(created)),
+                ("ID", human::short_id(c.id())),
+                ("Image", c.config.image.clone()),
+                (
+                    "LocalVolumes",
+                    c.config
+                        .mounts
+                        .iter()
+                        .filter(|m| m.kind == "volume")
+                        .count()
+                        .to_string(),
+                ),
+                ("Names", c.name().to_string()),
+                ("Size", human::size(u.rw_size)),
+                ("Status", super::ps::status_text(c)),
+            ])
+        });
+        Format::parse(VERBOSE_CONTAINERS)?.write(&mut out, &container_header(), containers)?;
         writeln!(out, "\nLocal Volumes space usage:\n")?;
         Format::parse(VERBOSE_VOLUMES)?.write(
             &mut out,
@@ -52,7 +76,13 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
                 ("Name", "VOLUME NAME".into()),
                 ("Size", "SIZE".into()),
             ]),
-            Vec::new(),
+            usage.volumes.iter().map(|v| {
+                row(vec![
+                    ("Links", v.volume.users.len().to_string()),
+                    ("Name", v.volume.name.clone()),
+                    ("Size", human::size(v.size)),
+                ])
+            }),
         )?;
         writeln!(out, "\nBuild cache usage: {}\n", human::size(0))?;
         Format::parse(VERBOSE_CACHE)?.write(&mut out, &cache_header(), Vec::new())?;
@@ -68,10 +98,41 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
     let total = usage.layers_size;
     let reclaimable = total - usage.active_layers_size.min(total);
     let active = usage.images.iter().filter(|i| i.containers > 0).count();
+    let running: Vec<_> = usage
+        .containers
+        .iter()
+        .filter(|c| c.container.is_running())
+        .collect();
     let rows = vec![
         summary_row("Images", usage.images.len(), active, total, reclaimable),
-        summary_row("Containers", 0, 0, 0, 0),
-        summary_row("Local Volumes", 0, 0, 0, 0),
+        summary_row(
+            "Containers",
+            usage.containers.len(),
+            running.len(),
+            usage.containers.iter().map(|c| c.rw_size).sum(),
+            usage
+                .containers
+                .iter()
+                .filter(|c| !c.container.is_running())
+                .map(|c| c.rw_size)
+                .sum(),
+        ),
+        summary_row(
+            "Local Volumes",
+            usage.volumes.len(),
+            usage
+                .volumes
+                .iter()
+                .filter(|v| !v.volume.users.is_empty())
+                .count(),
+            usage.volumes.iter().map(|v| v.size).sum(),
+            usage
+                .volumes
+                .iter()
+                .filter(|v| v.volume.users.is_empty())
+                .map(|v| v.size)
+                .sum(),
+        ),
         summary_row("Build Cache", 0, 0, 0, 0),
     ];
     let header = row(vec![

@@ -2,6 +2,7 @@
 //! result the way Docker does.
 
 mod container;
+mod cp;
 mod df;
 mod history;
 mod images;
@@ -112,13 +113,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Container {
             command: ContainerCommand::Top(a),
         } => container::top(&engine, &a),
-        Command::Cp(_)
+        Command::Cp(a)
         | Command::Container {
-            command: ContainerCommand::Cp(_),
-        } => Err(CliError::new(
-            1,
-            "Error: cp is not implemented in kujira yet",
-        )),
+            command: ContainerCommand::Cp(a),
+        } => cp::run(&engine, &a),
         Command::Container {
             command: ContainerCommand::Inspect(a),
         } => inspect::run_container(&engine, &a),

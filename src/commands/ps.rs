@@ -102,16 +102,43 @@ pub fn ports_text(c: &Container) -> String {
     parts.join(", ")
 }
 
-fn command_text(c: &Container, trunc: bool) -> String {
-    let cmd = std::iter::once(c.config.path.clone())
-        .chain(c.config.args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    if trunc {
-        format!("\"{}\"", human::ellipsis(&cmd, 20))
-    } else {
-        format!("\"{cmd}\"")
+/// Docker's COMMAND: the path, then the arguments (single-quoted when they hold a
+/// space), Go-quoted, cut to 20 characters unless `--no-trunc`.
+pub fn command_text(c: &Container, trunc: bool) -> String {
+    let mut cmd = c.config.path.clone();
+    for a in &c.config.args {
+        cmd.push(' ');
+        if a.contains(' ') {
+            cmd.push_str(&format!("'{a}'"));
+        } else {
+            cmd.push_str(a);
+        }
     }
+    let cmd = if trunc {
+        human::ellipsis(&cmd, 20)
+    } else {
+        cmd
+    };
+    go_quote(&cmd)
+}
+
+/// Go's `strconv.Quote` for the characters a command line holds.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn container_value(l: &ContainerListing, trunc: bool) -> Value {

@@ -23,7 +23,26 @@ pub fn prune(engine: &Engine, args: &SystemPruneArgs) -> Result<(), CliError> {
             return Ok(());
         }
     }
-    let reclaimed = super::prune::prune_and_print(engine, args.all, &filters)?;
+    let (ids, mut reclaimed) = engine.prune_containers()?;
+    if !ids.is_empty() {
+        println!("Deleted Containers:");
+        for id in &ids {
+            println!("{id}");
+        }
+        println!();
+    }
+    if args.volumes {
+        let (names, bytes) = engine.prune_volumes(false)?;
+        if !names.is_empty() {
+            println!("Deleted Volumes:");
+            for n in &names {
+                println!("{n}");
+            }
+            println!();
+        }
+        reclaimed += bytes;
+    }
+    reclaimed += super::prune::prune_and_print(engine, args.all, &filters)?;
     println!("Total reclaimed space: {}", human::size(reclaimed));
     Ok(())
 }

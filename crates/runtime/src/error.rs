@@ -20,6 +20,10 @@ pub enum RuntimeError {
     InvalidUlimit { name: String, reason: String },
     #[error("invalid {what}: {reason}")]
     InvalidOption { what: &'static str, reason: String },
+    #[error("seccomp profile {origin}: {reason}")]
+    SeccompProfile { origin: String, reason: String },
+    #[error("invalid --security-opt: {value:?}: {reason}")]
+    InvalidSecurityOpt { value: String, reason: String },
     #[error("building the OCI spec: {0}")]
     Spec(String),
     #[error("{context} {path}: {source}")]

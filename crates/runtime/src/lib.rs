@@ -9,6 +9,8 @@
 //!   json-file log, its published-port forwarder and its terminal.
 //! * [`host`]: facts about the host the spec depends on (rlimits, capabilities,
 //!   devices, cgroup layout).
+//! * [`seccomp`]: Docker-format seccomp profiles resolved for a container, and
+//!   `--security-opt` values.
 
 pub mod bundle;
 pub mod caps;
@@ -19,6 +21,7 @@ pub mod host;
 pub mod logs;
 pub mod oci_runtime;
 pub mod ports;
+pub mod seccomp;
 pub mod spec;
 pub mod user;
 
@@ -26,4 +29,5 @@ pub use bundle::Bundle;
 pub use error::RuntimeError;
 pub use host::{CgroupMode, HostDevice, HostFacts};
 pub use oci_runtime::{ContainerState, ExecOptions, OciRuntime, ProcessIo, RuntimeKind};
+pub use seccomp::{parse_security_opt, Seccomp, SecurityOpt};
 pub use spec::{build_spec, ImageRunConfig, NetworkMode, RunOptions, Ulimit};

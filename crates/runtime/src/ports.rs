@@ -275,7 +275,7 @@ fn udp_loop(host: UdpSocket, port: u16, netns: Arc<Mutex<Option<File>>>) {
             continue;
         };
         let Ok(mut table) = flows.lock() else { return };
-        if !table.contains_key(&client) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = table.entry(client) {
             let Some(inner) = inner_udp(port, &netns) else {
                 continue;
             };
@@ -293,7 +293,7 @@ fn udp_loop(host: UdpSocket, port: u16, netns: Arc<Mutex<Option<File>>>) {
                     t.remove(&client);
                 }
             });
-            table.insert(client, inner);
+            slot.insert(inner);
         }
         if let Some(inner) = table.get(&client) {
             let _ = inner.send(&buf[..n]);

@@ -8,6 +8,7 @@ use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 use crate::host::{HostFacts, ULIMITS};
+use crate::seccomp::Seccomp;
 use crate::user::resolve_user;
 use crate::{caps, defaults, RuntimeError};
 
@@ -86,6 +87,9 @@ pub struct RunOptions {
     pub init: bool,
     /// `--security-opt no-new-privileges`.
     pub no_new_privileges: bool,
+    /// `--security-opt seccomp=…`. Not applied with `privileged`, which is
+    /// unconfined, as in Docker.
+    pub seccomp: Seccomp,
     /// `--ulimit`: only these rlimits are set.
     pub ulimits: Vec<Ulimit>,
     /// The cgroup path (default `/kujira/<id>`).
@@ -208,6 +212,12 @@ pub fn build_spec(
     } else {
         linux["maskedPaths"] = json!(defaults::MASKED_PATHS);
         linux["readonlyPaths"] = json!(defaults::READONLY_PATHS);
+        // The profile's capability conditions are settled against what the
+        // container will actually hold, so --cap-add lifts the matching denials.
+        if let Some(filter) = opts.seccomp.filter(&cap_list)? {
+            linux["seccomp"] =
+                serde_json::to_value(filter).map_err(|e| RuntimeError::Spec(e.to_string()))?;
+        }
     }
 
     let mut annotations = serde_json::Map::new();

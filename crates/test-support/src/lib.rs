@@ -9,6 +9,7 @@
 //! Missing tools are a hard failure ([`tools::require`]), never a silent skip:
 //! run `scripts/install-deps.sh` first.
 
+pub mod container;
 pub mod craft;
 pub mod image;
 pub mod kujira;

@@ -24,9 +24,7 @@ impl RestartPolicy {
         match name {
             "" | "no" | "always" | "unless-stopped" => {
                 if !count.is_empty() {
-                    return Err(format!(
-                        "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                    ));
+                    return Err("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string());
                 }
                 Ok(RestartPolicy {
                     name: if name.is_empty() {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use kujira_runtime::ports::PortMapping;
+use kujira_runtime::seccomp::{parse_security_opt, Seccomp, SecurityOpt};
 use kujira_runtime::{
     build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode, RunOptions, Ulimit,
 };
@@ -28,6 +29,48 @@ const INIT_DIRS: &[&str] = &[
     "/dev/mqueue",
 ];
 const INIT_FILES: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+
+/// Where `--init` puts its init inside the container, as Docker does.
+const INIT_PATH: &str = "/sbin/docker-init";
+
+/// The static init `--init` runs: `docker-init` or Debian's `tini-static`.
+fn find_init() -> Result<PathBuf, EngineError> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    for name in ["docker-init", "tini-static"] {
+        for dir in path
+            .split(':')
+            .chain(["/usr/local/bin", "/usr/bin", "/usr/libexec/docker"])
+        {
+            let p = std::path::Path::new(dir).join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err(invalid(
+        "--init needs a static init binary: install tini (tini-static) or put docker-init on PATH",
+    ))
+}
+
+/// Runs the container's command under the init, bound read-only into the container.
+fn add_init(spec: &mut oci_spec::runtime::Spec, bin: &std::path::Path) -> Result<(), EngineError> {
+    let mount = oci_spec::runtime::MountBuilder::default()
+        .destination(INIT_PATH)
+        .typ("bind")
+        .source(bin)
+        .options(vec!["bind".to_string(), "ro".to_string()])
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(mount);
+    spec.set_mounts(Some(mounts));
+    if let Some(p) = spec.process_mut() {
+        let mut args = vec![INIT_PATH.to_string(), "--".to_string()];
+        args.extend(p.args().clone().unwrap_or_default());
+        p.set_args(Some(args));
+    }
+    Ok(())
+}
 
 /// Everything `create`/`run` accept.
 #[derive(Debug, Clone, Default)]
@@ -158,15 +201,12 @@ impl Engine {
             .map(|u| parse_ulimit(u))
             .collect::<Result<Vec<_>, _>>()?;
         let mut no_new_privileges = false;
+        let mut seccomp = Seccomp::Default;
         for s in &opts.security_opt {
-            match s.as_str() {
-                "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
-                    no_new_privileges = true
-                }
-                "no-new-privileges=false" | "no-new-privileges:false" => {}
-                s if s.starts_with("seccomp=") || s.starts_with("seccomp:") => {}
-                s if s.starts_with("apparmor=") || s.starts_with("label=") => {}
-                other => return Err(invalid(format!("invalid --security-opt: {other:?}"))),
+            match parse_security_opt(s).map_err(|e| invalid(e.to_string()))? {
+                SecurityOpt::NoNewPrivileges(v) => no_new_privileges = v,
+                SecurityOpt::Seccomp(p) => seccomp = p,
+                SecurityOpt::AppArmor(_) | SecurityOpt::Label(_) => {}
             }
         }
 
@@ -198,6 +238,10 @@ impl Engine {
             }
             for t in &opts.tmpfs {
                 points.push((t.split(':').next().unwrap_or_default().to_string(), false));
+            }
+            let init_binary = if opts.init { Some(find_init()?) } else { None };
+            if init_binary.is_some() {
+                points.push((INIT_PATH.to_string(), true));
             }
             super::init::build(&paths.init(), &lowers, &points)?;
             lowers.insert(0, paths.init());
@@ -249,13 +293,18 @@ impl Engine {
                 network: network.1,
                 init: opts.init,
                 no_new_privileges,
+                seccomp: seccomp.clone(),
                 ulimits,
                 cgroups_path: None,
             };
-            let spec = build_spec(&run_image, &run, &HostFacts::detect()).map_err(|e| match e {
-                kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
-                other => EngineError::Runtime(other),
-            })?;
+            let mut spec =
+                build_spec(&run_image, &run, &HostFacts::detect()).map_err(|e| match e {
+                    kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
+                    other => EngineError::Runtime(other),
+                })?;
+            if let Some(bin) = &init_binary {
+                add_init(&mut spec, bin)?;
+            }
             bundle.write_config(&spec).map_err(EngineError::Runtime)?;
 
             let process = spec.process().as_ref();

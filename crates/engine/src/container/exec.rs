@@ -49,12 +49,35 @@ impl Engine {
                 )));
             }
         }
+        // Runtimes take `--env` as the whole environment: start from the container's.
+        let spec = oci_spec::runtime::Spec::load(
+            self.container_paths(c.id()).bundle().join("config.json"),
+        )
+        .map_err(|e| EngineError::InvalidArgument(format!("reading the container's spec: {e}")))?;
+        let mut env: Vec<String> = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().clone())
+            .unwrap_or_default();
+        if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        for e in &req.env {
+            let key = e.split('=').next().unwrap_or_default();
+            let value = if e.contains('=') {
+                Some(e.clone())
+            } else {
+                std::env::var(key).ok().map(|v| format!("{key}={v}"))
+            };
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.extend(value);
+        }
         let opts = ExecOptions {
             args: req.cmd.clone(),
             tty: req.tty,
             detach: req.detach,
             cwd: req.workdir.clone(),
-            env: req.env.clone(),
+            env,
             user,
             privileged: req.privileged,
         };

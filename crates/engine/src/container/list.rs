@@ -19,7 +19,9 @@ impl ContainerFilters {
         let mut f = ContainerFilters::default();
         for a in args {
             let (k, v) = a.split_once('=').ok_or_else(|| {
-                EngineError::InvalidArgument(format!("bad format of filter (expected name=value)"))
+                EngineError::InvalidArgument(
+                    "bad format of filter (expected name=value)".to_string(),
+                )
             })?;
             let v = v.to_string();
             match k {

@@ -7,6 +7,7 @@
 
 pub mod commit;
 pub mod config;
+pub mod copy;
 pub mod create;
 pub mod diff;
 pub mod exec;

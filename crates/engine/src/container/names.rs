@@ -193,10 +193,7 @@ pub fn random_name(taken: impl Fn(&str) -> bool) -> String {
             return name;
         }
     }
-    format!(
-        "container_{}",
-        crate::container::random_id()[..12].to_string()
-    )
+    format!("container_{}", &crate::container::random_id()[..12])
 }
 
 /// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, with an optional

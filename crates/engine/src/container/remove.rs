@@ -97,9 +97,9 @@ impl Engine {
     pub fn rename_container(&self, c: &Container, new_name: &str) -> Result<(), EngineError> {
         let name = super::names::validate(new_name).map_err(EngineError::InvalidArgument)?;
         if name == c.name() {
-            return Err(EngineError::InvalidArgument(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(EngineError::InvalidArgument(
+                "Renaming a container with the same name as its current name".to_string(),
+            ));
         }
         self.store
             .meta

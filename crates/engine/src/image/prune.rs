@@ -35,7 +35,13 @@ impl Engine {
             self.store.meta.layers()?.into_iter().collect();
         let mut report = PruneReport::default();
         // Children before parents, so intermediate images can go too.
-        let mut pending: Vec<_> = candidates.into_iter().map(|c| c.id).collect();
+        // Images a container (in any state) uses are never pruned.
+        let mut pending: Vec<_> = Vec::new();
+        for c in candidates {
+            if self.store.meta.containers_using(c.id.as_str())?.is_empty() {
+                pending.push(c.id);
+            }
+        }
         while !pending.is_empty() {
             let rows = self.store.meta.images()?;
             let (ready, blocked): (Vec<_>, Vec<_>) = pending

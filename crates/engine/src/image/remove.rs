@@ -26,15 +26,36 @@ impl Engine {
         let id = found.id.clone();
         let mut events = Vec::new();
         let named_ref = found.tag.clone().or(found.digest_ref.clone());
+        let users = self.store.meta.containers_using(id.as_str())?;
+        let running = users.iter().find(|c| {
+            self.store
+                .meta
+                .container(c)
+                .ok()
+                .flatten()
+                .is_some_and(|r| {
+                    matches!(r.state.status.as_str(), "running" | "paused" | "restarting")
+                })
+        });
         match named_ref {
             Some(r) if !is_id_like(name, &id) => {
+                // The last name of an image a container uses goes only with -f; the
+                // image itself stays while the container needs it.
+                let last_name = self.store.meta.tags_of(&id)?.len() <= 1;
+                if last_name && !users.is_empty() && !force {
+                    return Err(EngineError::InUse {
+                        reference: r.familiar_string(),
+                        container: users[0].chars().take(12).collect(),
+                        image: id.short().to_string(),
+                    });
+                }
                 if r.digest().is_some() {
                     self.store.meta.remove_repo_digests(&id, &r.name())?;
                 } else {
                     self.store.meta.untag(&r.to_string())?;
                 }
                 events.push(RemoveEvent::Untagged(r.familiar_string()));
-                if !self.store.meta.tags_of(&id)?.is_empty() {
+                if !self.store.meta.tags_of(&id)?.is_empty() || !users.is_empty() {
                     return Ok(events);
                 }
             }
@@ -51,6 +72,30 @@ impl Engine {
                     });
                 }
             }
+        }
+        if let Some(c) = running {
+            return Err(EngineError::InvalidArgument(format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                id.short(),
+                &c[..12.min(c.len())]
+            )));
+        }
+        if let Some(c) = users.first() {
+            if !force {
+                return Err(EngineError::InvalidArgument(format!(
+                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+                    id.short(),
+                    &c[..12.min(c.len())]
+                )));
+            }
+            // Forced: every name goes, the image stays for its containers.
+            for t in self.store.meta.tags_of(&id)? {
+                if let Ok(r) = Reference::parse(&t) {
+                    events.push(RemoveEvent::Untagged(r.familiar_string()));
+                }
+                self.store.meta.untag(&t)?;
+            }
+            return Ok(events);
         }
         self.check_no_children(&id)?;
         events.extend(self.delete_image_unlocked(&id)?);

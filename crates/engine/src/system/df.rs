@@ -16,12 +16,28 @@ pub struct ImageUsage {
     pub containers: u64,
 }
 
+/// A container's copy-on-write layer.
+#[derive(Debug, Clone)]
+pub struct ContainerUsage {
+    pub container: crate::container::Container,
+    /// Bytes in its upper directory.
+    pub rw_size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct VolumeUsage {
+    pub volume: crate::container::volume::Volume,
+    pub size: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DiskUsage {
     pub images: Vec<ImageUsage>,
+    pub containers: Vec<ContainerUsage>,
+    pub volumes: Vec<VolumeUsage>,
     /// All image layers, each counted once.
     pub layers_size: u64,
-    /// Layers used by images that containers use (none until containers exist).
+    /// Layers used by images that containers use, each counted once.
     pub active_layers_size: u64,
 }
 
@@ -37,6 +53,20 @@ impl Engine {
             by_image.entry(image).or_default().push(chain);
         }
         let referenced: HashSet<&Digest> = users.keys().copied().collect();
+        let containers = self.containers()?;
+        let mut per_image: HashMap<String, u64> = HashMap::new();
+        for c in &containers {
+            *per_image.entry(c.row.image_id.clone()).or_default() += 1;
+        }
+        let active_layers: HashSet<&Digest> = usage
+            .iter()
+            .filter(|(image, _)| per_image.contains_key(image.as_str()))
+            .map(|(_, chain)| chain)
+            .collect();
+        let active_layers_size = active_layers
+            .iter()
+            .map(|c| sizes.get(*c).copied().unwrap_or(0))
+            .sum();
         let layers_size = referenced
             .iter()
             .map(|c| sizes.get(*c).copied().unwrap_or(0))
@@ -54,17 +84,35 @@ impl Engine {
                     }
                 }
                 ImageUsage {
+                    containers: per_image.get(summary.id.as_str()).copied().unwrap_or(0),
                     summary,
                     shared_size: shared,
                     unique_size: unique,
-                    containers: 0,
                 }
+            })
+            .collect();
+        let containers = containers
+            .into_iter()
+            .map(|c| ContainerUsage {
+                rw_size: kujira_store::layers::tree_size(&self.container_paths(c.id()).upper())
+                    .unwrap_or(0),
+                container: c,
+            })
+            .collect();
+        let volumes = self
+            .volumes()?
+            .into_iter()
+            .map(|v| VolumeUsage {
+                size: kujira_store::layers::tree_size(&self.store.volume_dir(&v.name)).unwrap_or(0),
+                volume: v,
             })
             .collect();
         Ok(DiskUsage {
             images,
+            containers,
+            volumes,
             layers_size,
-            active_layers_size: 0,
+            active_layers_size,
         })
     }
 }

@@ -576,3 +576,100 @@ fn stop_signal_annotation_and_valid_json() {
         Some("SIGQUIT")
     );
 }
+
+/// The `linux.seccomp` rule naming `call` without argument conditions, if any.
+fn seccomp_rule<'a>(seccomp: &'a Value, call: &str) -> Option<&'a Value> {
+    seccomp["syscalls"].as_array()?.iter().find(|r| {
+        strs(&r["names"]).iter().any(|n| n == call) && r.get("args").is_none_or(Value::is_null)
+    })
+}
+
+#[test]
+fn default_seccomp_profile() {
+    let common = std::path::Path::new("/usr/share/containers/seccomp.json");
+    assert!(
+        common.exists(),
+        "{} is missing: run scripts/install-deps.sh (package golang-github-containers-common)",
+        common.display()
+    );
+    let spec = build(&image(), &opts());
+    let seccomp = &spec["linux"]["seccomp"];
+    assert!(seccomp.is_object(), "{spec:#}");
+    // An administrator's /etc/kujira/seccomp.json would take precedence.
+    if !std::path::Path::new("/etc/kujira/seccomp.json").exists() {
+        assert_eq!(seccomp["defaultAction"], json!("SCMP_ACT_ERRNO"));
+        assert_eq!(seccomp["defaultErrnoRet"], json!(38));
+        let read = seccomp_rule(seccomp, "read").expect("a rule for read");
+        assert_eq!(read["action"], json!("SCMP_ACT_ALLOW"));
+        // Settled for the default capabilities: bpf (CAP_SYS_ADMIN) stays refused.
+        let bpf = seccomp_rule(seccomp, "bpf").expect("a rule for bpf");
+        assert_eq!(bpf["action"], json!("SCMP_ACT_ERRNO"));
+    }
+    let back: Spec = serde_json::from_value(spec).unwrap();
+    assert!(back.linux().as_ref().unwrap().seccomp().is_some());
+}
+
+#[test]
+fn privileged_and_unconfined_have_no_seccomp() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profile.json");
+    std::fs::write(&path, r#"{"defaultAction": "SCMP_ACT_LOG"}"#).unwrap();
+    for seccomp in [Seccomp::Default, Seccomp::Profile(path.clone())] {
+        let o = RunOptions {
+            privileged: true,
+            seccomp,
+            ..opts()
+        };
+        assert!(build(&image(), &o)["linux"].get("seccomp").is_none());
+    }
+    let o = RunOptions {
+        seccomp: Seccomp::Unconfined,
+        ..opts()
+    };
+    assert!(build(&image(), &o)["linux"].get("seccomp").is_none());
+}
+
+#[test]
+fn seccomp_profile_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("builtin.json");
+    std::fs::write(&path, crate::seccomp::BUILTIN_PROFILE).unwrap();
+    let o = RunOptions {
+        seccomp: Seccomp::Profile(path.clone()),
+        ..opts()
+    };
+    let spec = build(&image(), &o);
+    let seccomp = &spec["linux"]["seccomp"];
+    assert_eq!(seccomp["defaultAction"], json!("SCMP_ACT_ALLOW"));
+    let mount = seccomp_rule(seccomp, "mount").expect("a rule for mount");
+    assert_eq!(mount["action"], json!("SCMP_ACT_ERRNO"));
+    assert_eq!(mount["errnoRet"], json!(1));
+
+    // The capabilities the profile is settled for are the container's own.
+    let o = RunOptions {
+        seccomp: Seccomp::Profile(path.clone()),
+        cap_add: sv(&["SYS_ADMIN"]),
+        ..opts()
+    };
+    let spec = build(&image(), &o);
+    assert!(seccomp_rule(&spec["linux"]["seccomp"], "mount").is_none());
+    assert!(seccomp_rule(&spec["linux"]["seccomp"], "init_module").is_some());
+
+    let o = RunOptions {
+        seccomp: Seccomp::Profile(dir.path().join("missing.json")),
+        ..opts()
+    };
+    assert!(matches!(
+        build_spec(&image(), &o, &host()),
+        Err(RuntimeError::Io { .. })
+    ));
+    std::fs::write(&path, r#"{"defaultAction": "SCMP_ACT_NOPE"}"#).unwrap();
+    let o = RunOptions {
+        seccomp: Seccomp::Profile(path),
+        ..opts()
+    };
+    assert!(matches!(
+        build_spec(&image(), &o, &host()),
+        Err(RuntimeError::SeccompProfile { .. })
+    ));
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark: starting containers. `kujira run --rm busybox true` against the floor
+# (`crun run` of a prepared bundle: the very config.json and overlay rootfs kujira
+# made), runc on the same bundle, and `podman run --rm` where installed; `exec`
+# against the `crun exec` floor and `podman exec`; then 50 containers started at
+# once. Prints hyperfine tables; no assertions.
+# Usage: bench/containers.sh [path/to/kujira]   (builds the release binary if not given)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+KUJIRA=$(kujira_bin "${1:-}")
+RUNS=${RUNS:-30}
+work=$(mktemp -d /tmp/kujira-bench-run.XXXXXX)
+export KUJIRA_ROOT="$work/kujira"
+cleanup() {
+    "$KUJIRA" rm -f $("$KUJIRA" ps -aq) >/dev/null 2>&1 || true
+    if [[ -n "${PODMAN[*]:-}" ]]; then "${PODMAN[@]}" rm -af >/dev/null 2>&1 || true; fi
+    rm -rf "$work" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+cp /bin/busybox "$work/rootfs/bin/"
+for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$work/rootfs/etc/group"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+"$KUJIRA" import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
+
+# The floor: kujira's own bundle for `true`, run directly by crun (in a private mount
+# namespace without the cgroup2 `unified` mount, which crun 1.8 refuses) and by runc.
+id=$("$KUJIRA" create busybox true)
+bundle="$KUJIRA_ROOT/containers/$id/bundle"
+floor_crun="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/crun-state run --bundle $bundle floor-\$\$ >/dev/null'"
+floor_runc="runc --root $work/runc-state run --bundle $bundle floor-runc >/dev/null"
+cmds=("$floor_crun" "$floor_runc" "$KUJIRA run --rm busybox true" "$KUJIRA run --rm --network none busybox true")
+
+PODMAN=()
+if command -v podman >/dev/null; then
+    PODMAN=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none)
+    "${PODMAN[@]}" import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
+    cmds+=("${PODMAN[*]} run --rm busybox true" "${PODMAN[*]} run --rm --network none busybox true")
+fi
+hyperfine --warmup 3 --min-runs "$RUNS" --export-markdown "$work/run.md" "${cmds[@]}" >&2
+cat "$work/run.md"
+"$KUJIRA" rm "$id" >/dev/null
+
+# exec into a running container.
+"$KUJIRA" run -d --name target busybox sleep 100000 >/dev/null
+cmds=("crun --root /run/kujira/runtime/crun exec $("$KUJIRA" inspect -f '{{.Id}}' target) true"
+      "$KUJIRA exec target true")
+if [[ ${#PODMAN[@]} -gt 0 ]]; then
+    "${PODMAN[@]}" run -d --name target busybox sleep 100000 >/dev/null
+    cmds+=("${PODMAN[*]} exec target true")
+fi
+# crun exec also needs the hybrid-cgroup workaround.
+cmds[0]="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec ${cmds[0]}'"
+hyperfine --warmup 3 --min-runs "$RUNS" --export-markdown "$work/exec.md" "${cmds[@]}" >&2
+cat "$work/exec.md"
+"$KUJIRA" rm -f target >/dev/null
+
+# 50 containers started at once.
+start=$(date +%s%N)
+for i in $(seq 1 50); do "$KUJIRA" run -d busybox sleep 100000 >/dev/null & done
+wait
+end=$(date +%s%N)
+running=$("$KUJIRA" ps -q | wc -l)
+echo
+echo "50 concurrent \`kujira run -d busybox sleep\`: $(( (end - start) / 1000000 )) ms, $running running"

@@ -1,0 +1,715 @@
+//! Containers end to end, as the tutorials run them: the real kujira binary, real
+//! overlayfs, namespaces and cgroups, crun (and runc), images built by umoci/skopeo
+//! from Debian's busybox-static. Needs root.
+
+use std::time::{Duration, Instant};
+
+use kujira_test_support::container::{
+    free_port, http_get, http_get_retry, monitor_pid, wait_until, Pty,
+};
+use kujira_test_support::image::{busybox_docker_archive, web_docker_archive};
+use kujira_test_support::Kujira;
+
+const SECS: Duration = Duration::from_secs(10);
+
+fn kujira() -> Kujira {
+    Kujira::new(env!("CARGO_BIN_EXE_kujira"))
+}
+
+/// A store with `busybox:latest` and `web:latest` loaded.
+fn with_images() -> Kujira {
+    let k = kujira();
+    k.ok([
+        "load",
+        "-q",
+        "-i",
+        busybox_docker_archive().to_str().unwrap(),
+    ]);
+    k.ok(["load", "-q", "-i", web_docker_archive().to_str().unwrap()]);
+    k
+}
+
+/// Removes every container of the store when the test ends, passing or not, so no
+/// monitor outlives its test.
+struct Cleanup<'a>(&'a Kujira);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let ids = self.0.run(["ps", "-aq", "--no-trunc"]);
+        let ids = String::from_utf8_lossy(&ids.stdout).into_owned();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            self.0.run(args);
+        }
+    }
+}
+
+fn inspect(k: &Kujira, fmt: &str, name: &str) -> String {
+    k.ok(["inspect", "-f", fmt, name]).trim().to_string()
+}
+
+#[test]
+fn three_containers_from_one_image_answer_on_three_ports() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    for (i, p) in ports.iter().enumerate() {
+        let id = k.ok([
+            "run",
+            "-d",
+            "--name",
+            &format!("web{}", i + 1),
+            "-p",
+            &format!("{p}:80"),
+            "web",
+        ]);
+        assert_eq!(id.trim().len(), 64, "run -d prints the full ID: {id:?}");
+    }
+    for p in &ports {
+        assert_eq!(http_get_retry(*p, SECS), "Welcome to kujira!\n");
+    }
+    let ps = k.ok(["ps"]);
+    let lines: Vec<&str> = ps.lines().collect();
+    assert_eq!(lines.len(), 4, "{ps}");
+    assert!(lines[0].starts_with("CONTAINER ID   IMAGE"), "{ps}");
+    for (i, p) in ports.iter().enumerate() {
+        let line = lines
+            .iter()
+            .find(|l| l.ends_with(&format!("web{}", i + 1)))
+            .unwrap_or_else(|| panic!("web{} missing: {ps}", i + 1));
+        assert!(line.contains(&format!("0.0.0.0:{p}->80/tcp")), "{line}");
+        assert!(line.contains("Up "), "{line}");
+    }
+    // One image however many containers.
+    assert_eq!(k.ok(["images", "-q", "web"]).lines().count(), 1);
+    let start = Instant::now();
+    assert_eq!(k.ok(["stop", "web1", "web2", "web3"]), "web1\nweb2\nweb3\n");
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "stop waited for a timeout"
+    );
+    assert_eq!(k.ok(["ps", "-q"]), "");
+    assert!(
+        http_get(ports[0]).is_err(),
+        "a stopped container's port still answers"
+    );
+    let all = k.ok(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert_eq!(
+        all.lines().filter(|l| l.contains("Exited (0)")).count(),
+        3,
+        "{all}"
+    );
+    assert_eq!(k.ok(["rm", "web1", "web2", "web3"]), "web1\nweb2\nweb3\n");
+    assert_eq!(k.ok(["ps", "-a", "-q"]), "");
+    // The image stays.
+    assert_eq!(k.ok(["images", "-q", "web"]).lines().count(), 1);
+}
+
+#[test]
+fn copy_on_write_edit_is_visible_and_gone_with_the_container() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let port = free_port();
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "cow-test",
+        "-p",
+        &format!("{port}:80"),
+        "web",
+    ]);
+    assert_eq!(http_get_retry(port, SECS), "Welcome to kujira!\n");
+    k.ok([
+        "exec",
+        "cow-test",
+        "sh",
+        "-c",
+        "echo 'Hello from Container!' > /www/index.html",
+    ]);
+    assert_eq!(http_get_retry(port, SECS), "Hello from Container!\n");
+    let diff = k.ok(["diff", "cow-test"]);
+    assert_eq!(diff, "C /www\nC /www/index.html\n");
+    let size = k.ok(["ps", "-s", "--format", "{{.Size}}"]);
+    assert!(size.starts_with("22B (virtual "), "{size}");
+    k.ok(["rm", "-f", "cow-test"]);
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "cow-test2",
+        "-p",
+        &format!("{port}:80"),
+        "web",
+    ]);
+    assert_eq!(http_get_retry(port, SECS), "Welcome to kujira!\n");
+    k.ok(["rm", "-f", "cow-test2"]);
+}
+
+#[test]
+fn run_it_rm_drives_a_shell_through_a_terminal() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let mut pty = Pty::spawn(k.cmd(["run", "-it", "--rm", "busybox", "sh"]));
+    pty.expect("# ", SECS);
+    pty.send("echo $((6*7)); tty\r");
+    pty.expect("42", SECS);
+    pty.expect("/dev/pts/0", SECS);
+    pty.send("exit 3\r");
+    assert_eq!(pty.wait(SECS), 3);
+    assert_eq!(k.ok(["ps", "-aq"]), "", "--rm left the container");
+}
+
+#[test]
+fn exit_codes_are_dockers() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    assert_eq!(k.ok(["run", "--rm", "busybox", "echo", "hello"]), "hello\n");
+    k.fails(["run", "--rm", "busybox", "sh", "-c", "exit 7"], 7);
+    let err = k.fails(["run", "--rm", "busybox", "no-such-command"], 127);
+    assert!(err.contains("no-such-command"), "{err}");
+    let err = k.fails(["run", "--rm", "busybox", "/etc/passwd"], 126);
+    assert!(err.to_lowercase().contains("permission denied"), "{err}");
+    let err = k.fails(["run", "--rm", "no-such-image-here"], 125);
+    assert!(err.contains("no-such-image-here"), "{err}");
+    k.fails(["run", "--bogus-flag", "busybox"], 125);
+    assert_eq!(k.ok(["ps", "-aq"]), "", "failed --rm runs left containers");
+    // A name in use.
+    k.ok(["create", "--name", "taken", "busybox"]);
+    let err = k.fails(["create", "--name", "taken", "busybox"], 125);
+    assert!(
+        err.contains("The container name \"/taken\" is already in use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exec_runs_in_the_container_with_its_options() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok([
+        "run", "-d", "--name", "box", "-e", "FOO=bar", "busybox", "sleep", "1000",
+    ]);
+    assert_eq!(k.ok(["exec", "box", "sh", "-c", "echo $FOO"]), "bar\n");
+    assert_eq!(
+        k.ok([
+            "exec",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "box",
+            "sh",
+            "-c",
+            "echo $X $PWD"
+        ]),
+        "1 /tmp\n"
+    );
+    assert_eq!(k.ok(["exec", "-u", "nobody", "box", "id", "-u"]), "65534\n");
+    assert_eq!(
+        k.ok(["exec", "box", "cat", "/etc/hostname"]).trim(),
+        &inspect(&k, "{{.Id}}", "box")[..12]
+    );
+    k.fails(["exec", "box", "sh", "-c", "exit 4"], 4);
+    let out = k.run(["exec", "box", "no-such-command"]);
+    assert!(
+        matches!(out.status.code(), Some(126) | Some(127)),
+        "{out:?}"
+    );
+    let top = k.ok(["top", "box"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    k.ok(["stop", "-t", "0", "box"]);
+    let err = k.fails(["exec", "box", "true"], 1);
+    assert!(err.contains("is not running"), "{err}");
+}
+
+#[test]
+fn stop_waits_for_a_pid1_that_ignores_sigterm_then_kills() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    // sleep as PID 1 has no SIGTERM handler, so the kernel ignores SIGTERM for it.
+    k.ok([
+        "run", "-d", "--name", "stubborn", "busybox", "sleep", "1000",
+    ]);
+    let start = Instant::now();
+    k.ok(["stop", "-t", "2", "stubborn"]);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "stop returned after {took:?}"
+    );
+    assert!(took < Duration::from_secs(6), "stop took {took:?}");
+    assert_eq!(
+        inspect(&k, "{{.State.Status}} {{.State.ExitCode}}", "stubborn"),
+        "exited 137"
+    );
+    // A shell that traps TERM stops at once.
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    let start = Instant::now();
+    k.ok(["stop", "polite"]);
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert_eq!(inspect(&k, "{{.State.ExitCode}}", "polite"), "0");
+}
+
+#[test]
+fn detached_rm_and_restart_policies() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok(["run", "-d", "--rm", "--name", "gone", "busybox", "true"]);
+    wait_until("--rm of a detached container", SECS, || {
+        k.ok(["ps", "-aq"]).is_empty()
+    });
+
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "retry",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    wait_until("two restarts then exited", SECS, || {
+        inspect(&k, "{{.State.Status}} {{.RestartCount}}", "retry") == "exited 2"
+    });
+    assert_eq!(inspect(&k, "{{.State.ExitCode}}", "retry"), "1");
+    // `always` restarts until stopped; stop wins.
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "forever",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2; exit 0",
+    ]);
+    wait_until("a restart", SECS, || {
+        inspect(&k, "{{.RestartCount}}", "forever")
+            .parse::<i64>()
+            .unwrap_or(0)
+            >= 1
+    });
+    k.ok(["stop", "forever"]);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(inspect(&k, "{{.State.Status}}", "forever"), "exited");
+    k.fails(
+        ["run", "--rm", "--restart", "always", "busybox", "true"],
+        125,
+    );
+}
+
+#[test]
+fn bind_mounts_and_volumes() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in.txt"), "from the host\n").unwrap();
+    let spec = format!("{}:/data", host.path().display());
+    assert_eq!(
+        k.ok(["run", "--rm", "-v", &spec, "busybox", "cat", "/data/in.txt"]),
+        "from the host\n"
+    );
+    k.ok([
+        "run",
+        "--rm",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "echo back > /data/out.txt",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out.txt")).unwrap(),
+        "back\n"
+    );
+    let ro = format!("{spec}:ro");
+    let out = k.run([
+        "run",
+        "--rm",
+        "-v",
+        &ro,
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/nope",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!host.path().join("nope").exists());
+    // A named volume outlives its containers.
+    k.ok([
+        "run",
+        "--rm",
+        "-v",
+        "kept:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo persisted > /v/f",
+    ]);
+    assert_eq!(
+        k.ok(["run", "--rm", "-v", "kept:/v", "busybox", "cat", "/v/f"]),
+        "persisted\n"
+    );
+    assert!(k.ok(["volume", "ls", "-q"]).contains("kept"));
+    k.ok(["volume", "rm", "kept"]);
+    assert_eq!(k.ok(["volume", "ls", "-q"]), "");
+}
+
+#[test]
+fn a_memory_limit_stops_a_hog() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let out = k.run([
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "web",
+        "sh",
+        "-c",
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+    assert_eq!(inspect(&k, "{{.State.OOMKilled}}", "hog"), "true");
+    assert_eq!(inspect(&k, "{{.HostConfig.Memory}}", "hog"), "16777216");
+}
+
+#[test]
+fn commit_then_run_and_diff_lists_changes() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok([
+        "run",
+        "--name",
+        "cc",
+        "web",
+        "sh",
+        "-c",
+        "echo hi > /greeting; rm /www/index.html; echo x >> /etc/passwd",
+    ]);
+    assert_eq!(
+        k.ok(["diff", "cc"]),
+        "C /etc\nC /etc/passwd\nA /greeting\nC /www\nD /www/index.html\n"
+    );
+    let id = k.ok([
+        "commit",
+        "-m",
+        "snapshot",
+        "-c",
+        "CMD [\"cat\", \"/greeting\"]",
+        "cc",
+        "snap:1",
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(k.ok(["run", "--rm", "snap:1"]), "hi\n");
+    let out = k.run(["run", "--rm", "snap:1", "cat", "/www/index.html"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the deleted file came back: {out:?}"
+    );
+    let layers = k.ok(["inspect", "-f", "{{len .RootFS.Layers}}", "snap:1"]);
+    let base = k.ok(["inspect", "-f", "{{len .RootFS.Layers}}", "web"]);
+    assert_eq!(
+        layers.trim().parse::<u32>().unwrap(),
+        base.trim().parse::<u32>().unwrap() + 1
+    );
+    let history = k.ok(["history", "snap:1"]);
+    assert!(
+        history.lines().nth(1).unwrap().contains("snapshot"),
+        "{history}"
+    );
+    // The image of a container cannot go while the container exists.
+    let err = k.fails(["rmi", "web"], 1);
+    assert!(
+        err.contains("container") && err.contains("is using its referenced image"),
+        "{err}"
+    );
+}
+
+#[test]
+fn logs_and_ps_formats() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok([
+        "run",
+        "--name",
+        "talker",
+        "-l",
+        "role=demo",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two; echo err >&2",
+    ]);
+    let out = k.run(["logs", "talker"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\ntwo\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    k.ok([
+        "run",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; echo b; echo c",
+    ]);
+    assert_eq!(k.ok(["logs", "--tail", "2", "counter"]), "b\nc\n");
+    k.ok(["rm", "counter"]);
+    let ts = k.ok(["logs", "-t", "talker"]);
+    assert!(
+        ts.lines().all(|l| l.contains('T') && l.contains("Z ")),
+        "{ts}"
+    );
+    let ps = k.ok([
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.Labels}}",
+    ]);
+    assert!(
+        ps.starts_with("talker|busybox|\"sh -c 'echo one; e…\"|Exited (0) "),
+        "{ps}"
+    );
+    assert!(ps.trim_end().ends_with("|role=demo"), "{ps}");
+    assert_eq!(
+        k.ok([
+            "ps",
+            "-a",
+            "-f",
+            "label=role=demo",
+            "--format",
+            "{{.Names}}"
+        ]),
+        "talker\n"
+    );
+    assert_eq!(k.ok(["ps", "-a", "-f", "status=running", "-q"]), "");
+    assert_eq!(
+        k.ok(["ps", "-a", "-f", "exited=0", "--format", "{{.Names}}"]),
+        "talker\n"
+    );
+    k.ok(["rename", "talker", "speaker"]);
+    assert_eq!(inspect(&k, "{{.Name}}", "speaker"), "/speaker");
+    let prune = k.ok(["container", "prune", "-f"]);
+    assert!(prune.starts_with("Deleted Containers:\n"), "{prune}");
+    assert_eq!(k.ok(["ps", "-aq"]), "");
+}
+
+#[test]
+fn a_dead_monitor_never_leaves_a_ghost_running() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let id = k
+        .ok(["run", "-d", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let pid = monitor_pid(&id).expect("the container's monitor");
+    // SAFETY: killing the monitor we just found.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_until("the monitor to die", SECS, || monitor_pid(&id).is_none());
+    let status = k.ok(["ps", "-a", "--format", "{{.Status}}"]);
+    if !status.starts_with("Exited (255)") {
+        let lock = k.root().join("containers").join(&id).join("monitor.lock");
+        let mut holders = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(fds) = std::fs::read_dir(e.path().join("fd")) {
+                for fd in fds.flatten() {
+                    if std::fs::read_link(fd.path()).is_ok_and(|t| t == lock) {
+                        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                        holders.push(format!(
+                            "{:?} {}",
+                            e.file_name(),
+                            String::from_utf8_lossy(&cmd)
+                        ));
+                    }
+                }
+            }
+        }
+        panic!("{status} holders={holders:?}");
+    }
+    assert_eq!(k.ok(["ps", "-q"]), "");
+    // The container's processes went with it.
+    let procs = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x001000\x00"));
+    assert!(!procs, "the container's sleep survived its monitor");
+    k.ok(["rm", &id]);
+}
+
+#[test]
+fn escapes_from_a_default_container_fail() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let sh = |script: &str| k.run(["run", "--rm", "web", "sh", "-c", script]);
+    // Host paths it was not given: its / is its own.
+    let marker = format!("/tmp/kujira-escape-{}", std::process::id());
+    let out = sh(&format!("echo pwned > {marker}; cat {marker}"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pwned\n");
+    assert!(!std::path::Path::new(&marker).exists(), "wrote a host path");
+    let out = sh("echo b > /proc/sysrq-trigger");
+    assert_ne!(out.status.code(), Some(0), "sysrq-trigger is writable");
+    let out = sh("mkdir -p /mnt/x && mount -t tmpfs none /mnt/x");
+    assert_ne!(out.status.code(), Some(0), "mount worked");
+    let out = sh("head -c 64 /dev/zero > /tmp/m.ko; insmod /tmp/m.ko");
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("not permitted"), "insmod: {err}");
+    // Host processes are out of sight, so out of ptrace's reach.
+    let me = std::process::id();
+    let out = sh(&format!(
+        "test -e /proc/{me}/status && echo visible; ls /proc | grep -c '^[0-9]'"
+    ));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("visible"), "a host pid is visible: {text}");
+    assert!(
+        text.trim().parse::<u32>().unwrap() <= 4,
+        "sees many processes: {text}"
+    );
+    // A host port that was not published is not reachable from inside.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let out = sh(&format!(
+        "echo hi | nc -w 1 127.0.0.1 {port} && echo connected"
+    ));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("connected"),
+        "reached the host's port"
+    );
+    // And a container port that was not published is not reachable from the host:
+    // the server inside listens on 80, and nothing on the host does for it.
+    k.ok(["run", "-d", "--name", "private", "web"]);
+    let ports = k.ok(["port", "private"]);
+    assert_eq!(ports, "");
+}
+
+#[test]
+fn other_runtimes_run_the_same_bundle() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    for rt in ["runc", "crun"] {
+        assert_eq!(
+            k.ok(["run", "--rm", "--runtime", rt, "busybox", "echo", rt]),
+            format!("{rt}\n")
+        );
+    }
+    let err = k.fails(
+        [
+            "run",
+            "--rm",
+            "--runtime",
+            "no-such-runtime",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    assert!(
+        err.contains("unknown or invalid runtime name: no-such-runtime"),
+        "{err}"
+    );
+}
+
+#[test]
+fn system_df_counts_the_copy_on_write_layer() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok([
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /blob",
+    ]);
+    let df = k.ok([
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}",
+    ]);
+    assert!(df.contains("Containers 1 0 100kB"), "{df}");
+    let v = k.ok(["system", "df", "-v"]);
+    assert!(v.contains("writer"), "{v}");
+    let out = k.ok(["system", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert_eq!(k.ok(["ps", "-aq"]), "");
+}
+
+#[test]
+fn cp_in_both_directions_stays_inside_the_container() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().join("note.txt");
+    std::fs::write(&src, "copied in\n").unwrap();
+    k.ok(["run", "-d", "--name", "cpbox", "web", "sleep", "1000"]);
+    k.ok(["cp", src.to_str().unwrap(), "cpbox:/www/"]);
+    assert_eq!(
+        k.ok(["exec", "cpbox", "cat", "/www/note.txt"]),
+        "copied in\n"
+    );
+    k.ok(["cp", src.to_str().unwrap(), "cpbox:/www/renamed.txt"]);
+    assert_eq!(
+        k.ok(["exec", "cpbox", "cat", "/www/renamed.txt"]),
+        "copied in\n"
+    );
+    let out = host.path().join("index.html");
+    k.ok(["cp", "cpbox:/www/index.html", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "Welcome to kujira!\n"
+    );
+    let dir = host.path().join("www-copy");
+    k.ok(["cp", "cpbox:/www", dir.to_str().unwrap()]);
+    assert!(dir.join("note.txt").is_file() && dir.join("index.html").is_file());
+    // A symlink inside the container resolves inside it, never on the host.
+    let marker = format!("kujira-cp-{}", std::process::id());
+    k.ok(["exec", "cpbox", "ln", "-s", "/tmp", "/www/out"]);
+    let named = host.path().join(&marker);
+    std::fs::write(&named, "x").unwrap();
+    k.ok(["cp", named.to_str().unwrap(), "cpbox:/www/out/"]);
+    assert!(
+        !std::path::Path::new("/tmp").join(&marker).exists(),
+        "cp followed a container symlink onto the host"
+    );
+    assert_eq!(
+        k.ok(["exec", "cpbox", "cat", &format!("/tmp/{marker}")]),
+        "x"
+    );
+    // A stopped container too, through its overlay.
+    k.ok(["stop", "-t", "0", "cpbox"]);
+    k.ok(["cp", src.to_str().unwrap(), "cpbox:/late.txt"]);
+    let tar = k.run(["cp", "cpbox:/late.txt", "-"]);
+    assert!(tar.status.success());
+    assert!(String::from_utf8_lossy(&tar.stdout).contains("copied in"));
+    let err = k.fails(
+        ["cp", "cpbox:/no/such/file", host.path().to_str().unwrap()],
+        1,
+    );
+    assert!(
+        err.contains("Could not find the file /no/such/file"),
+        "{err}"
+    );
+}
