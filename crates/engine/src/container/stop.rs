@@ -184,21 +184,6 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals() {
-        assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
-        assert_eq!(parse_signal("SIGKILL").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("sigusr1").unwrap(), libc::SIGUSR1);
-        assert_eq!(parse_signal("9").unwrap(), 9);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
-    }
-}
-
 impl Engine {
     /// The host pids of the container's processes: the init's and those of every
     /// process in its pid namespace.
@@ -222,5 +207,20 @@ impl Engine {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("sigusr1").unwrap(), libc::SIGUSR1);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("0").is_err());
     }
 }

@@ -227,6 +227,51 @@ pub fn big_image(size_mb: u64, layers: usize) -> OciImage {
     img
 }
 
+/// Applets the container tests need beyond [`super::BUSYBOX_APPLETS`], added by the
+/// second layer of [`web`].
+pub const EXTRA_APPLETS: &[&str] = &[
+    "head", "tr", "dd", "mount", "insmod", "ps", "grep", "kill", "nc", "wc", "seq", "ln", "stat",
+    "tail", "printf", "test", "[", "hostname",
+];
+
+/// `web:latest`: busybox plus `/www/index.html` ("Welcome to kujira!"), extra applets,
+/// and `CMD` busybox httpd on port 80 under a shell that exits on SIGTERM (so `stop`
+/// is prompt, as it is for nginx). Exposes 80/tcp.
+pub fn web() -> &'static OciImage {
+    static IMG: OnceLock<OciImage> = OnceLock::new();
+    IMG.get_or_init(|| {
+        let dir = fresh_cache_subdir("web");
+        let mut site = LayerSpec::new()
+            .dir("www", 0o755)
+            .file("www/index.html", "Welcome to kujira!\n")
+            .created_by("COPY index.html /www/");
+        for a in EXTRA_APPLETS {
+            site = site.symlink(&format!("bin/{a}"), "busybox");
+        }
+        ImageSpec::busybox()
+            .layer(site)
+            .cmd(&[
+                "sh",
+                "-c",
+                "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait",
+            ])
+            .expose("80/tcp")
+            .created(FIXTURE_CREATED)
+            .build_at(&dir.join("layout"), "latest")
+    })
+}
+
+/// [`web`] as a docker-archive naming it `web:latest`.
+pub fn web_docker_archive() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let p = fresh_cache_subdir("web-docker").join("web.tar");
+        web().to_docker_archive(&p, "web:latest");
+        familiarize_docker_archive(&p);
+        p
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,49 +379,4 @@ mod tests {
         assert!(size > 2 << 20, "{size}");
         assert_eq!(big_image(2, 2).layout, img.layout);
     }
-}
-
-/// Applets the container tests need beyond [`super::BUSYBOX_APPLETS`], added by the
-/// second layer of [`web`].
-pub const EXTRA_APPLETS: &[&str] = &[
-    "head", "tr", "dd", "mount", "insmod", "ps", "grep", "kill", "nc", "wc", "seq", "ln", "stat",
-    "tail", "printf", "test", "[", "hostname",
-];
-
-/// `web:latest`: busybox plus `/www/index.html` ("Welcome to kujira!"), extra applets,
-/// and `CMD` busybox httpd on port 80 under a shell that exits on SIGTERM (so `stop`
-/// is prompt, as it is for nginx). Exposes 80/tcp.
-pub fn web() -> &'static OciImage {
-    static IMG: OnceLock<OciImage> = OnceLock::new();
-    IMG.get_or_init(|| {
-        let dir = fresh_cache_subdir("web");
-        let mut site = LayerSpec::new()
-            .dir("www", 0o755)
-            .file("www/index.html", "Welcome to kujira!\n")
-            .created_by("COPY index.html /www/");
-        for a in EXTRA_APPLETS {
-            site = site.symlink(&format!("bin/{a}"), "busybox");
-        }
-        ImageSpec::busybox()
-            .layer(site)
-            .cmd(&[
-                "sh",
-                "-c",
-                "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait",
-            ])
-            .expose("80/tcp")
-            .created(FIXTURE_CREATED)
-            .build_at(&dir.join("layout"), "latest")
-    })
-}
-
-/// [`web`] as a docker-archive naming it `web:latest`.
-pub fn web_docker_archive() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let p = fresh_cache_subdir("web-docker").join("web.tar");
-        web().to_docker_archive(&p, "web:latest");
-        familiarize_docker_archive(&p);
-        p
-    })
 }
