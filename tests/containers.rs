@@ -488,7 +488,7 @@ fn logs_and_ps_formats() {
         "{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.Labels}}",
     ]);
     assert!(
-        ps.starts_with("talker|busybox|\"sh -c 'echo one; e…\"|Exited (0) "),
+        ps.starts_with("talker|busybox|\"sh -c 'echo one; ec…\"|Exited (0) "),
         "{ps}"
     );
     assert!(ps.trim_end().ends_with("|role=demo"), "{ps}");

@@ -229,10 +229,44 @@ pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
     if !args.interactive {
         command.stdin(std::process::Stdio::null());
     }
-    let status = command
-        .status()
+    // Without a terminal, stderr passes through a pipe so that the runtime's own
+    // failure (a missing command) can be told apart and given Docker's status.
+    if !args.tty {
+        command.stderr(std::process::Stdio::piped());
+    }
+    let mut child = command
+        .spawn()
         .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
-    let code = kujira_runtime::oci_runtime::exit_code(status);
+    let tail = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut last = Vec::new();
+            let mut buf = [0u8; 8192];
+            let mut out = std::io::stderr();
+            while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = out.write_all(&buf[..n]);
+                last.extend_from_slice(&buf[..n]);
+                let excess = last.len().saturating_sub(4096);
+                last.drain(..excess);
+            }
+            String::from_utf8_lossy(&last).into_owned()
+        })
+    });
+    let status = child
+        .wait()
+        .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
+    let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
+    let mut code = kujira_runtime::oci_runtime::exit_code(status);
+    if code == 255 {
+        let t = tail.to_lowercase();
+        if t.contains("executable file") && t.contains("not found") {
+            code = 127;
+        } else if t.contains("permission denied") {
+            code = 126;
+        }
+    }
     if code == 0 {
         Ok(())
     } else {

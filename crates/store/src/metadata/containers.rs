@@ -283,7 +283,8 @@ mod tests {
             .into_iter()
             .map(|c| c.name)
             .collect();
-        assert_eq!(names, ["web", "cache"].map(String::from));
+        // Newest first: b22 was created a second after a1.
+        assert_eq!(names, ["cache", "web"].map(String::from));
         assert!(m.delete_container("a1").unwrap());
         assert!(!m.delete_container("a1").unwrap());
     }
