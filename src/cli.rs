@@ -59,6 +59,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(ContainersArgs),
     /// Create a new image from a container's changes

@@ -713,3 +713,57 @@ fn cp_in_both_directions_stays_inside_the_container() {
         "{err}"
     );
 }
+
+#[test]
+fn attach_and_follow_a_running_container() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; for i in 1 2 3; do echo tick $i; sleep 0.2; done; echo done >&2; exit 4",
+    ]);
+    // Both start before the first line; both end when the container does.
+    let follow = k
+        .cmd(["logs", "-f", "ticker"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = k.run(["attach", "ticker"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tick 1\ntick 2\ntick 3\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "done\n");
+    let follow = follow.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&follow.stdout),
+        "tick 1\ntick 2\ntick 3\n"
+    );
+    // stdin of a `-i` container reaches it through attach.
+    k.ok([
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "echoer",
+        "busybox",
+        "sh",
+        "-c",
+        "read line; echo got $line",
+    ]);
+    let out = k.with_stdin(["attach", "echoer"], "hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+    let err = k.fails(["attach", "ticker"], 1);
+    assert!(
+        err.contains("You cannot attach to a stopped container"),
+        "{err}"
+    );
+}

@@ -113,6 +113,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Container {
             command: ContainerCommand::Top(a),
         } => container::top(&engine, &a),
+        Command::Attach(a)
+        | Command::Container {
+            command: ContainerCommand::Attach(a),
+        } => run::attach(&engine, &a),
         Command::Cp(a)
         | Command::Container {
             command: ContainerCommand::Cp(a),

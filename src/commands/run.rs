@@ -8,7 +8,7 @@ use kujira_engine::container::start::{Attach, Started};
 use kujira_engine::container::Container;
 use kujira_engine::{Engine, EngineError};
 
-use crate::cli::{CreateArgs, CreateFlags, RunArgs, StartArgs};
+use crate::cli::{AttachArgs, CreateArgs, CreateFlags, RunArgs, StartArgs};
 use crate::error::CliError;
 
 /// Docker's `docker: Error response from daemon: …` for run/create (exit 125 unless
@@ -261,6 +261,9 @@ pub fn start(engine: &Engine, args: &StartArgs) -> Result<(), CliError> {
             ));
         }
         let c = engine.find_container(&args.containers[0])?;
+        if c.is_running() {
+            return attach_to(engine, &c, args.interactive);
+        }
         let _raw = (c.config.tty && args.interactive && std::io::stdin().is_terminal())
             .then(RawTerminal::enter);
         let started = engine.start_container(&c, Attach::Inherit).map_err(|e| {
@@ -293,5 +296,21 @@ pub fn start(engine: &Engine, args: &StartArgs) -> Result<(), CliError> {
         failed
             .push("Error: failed to start containers: ".to_string() + &args.containers.join(", "));
         Err(CliError::new(1, failed.join("\n")))
+    }
+}
+
+pub fn attach(engine: &Engine, args: &AttachArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    attach_to(engine, &c, !args.no_stdin && c.config.open_stdin)
+}
+
+fn attach_to(engine: &Engine, c: &Container, stdin: bool) -> Result<(), CliError> {
+    let _raw = (c.config.tty && stdin && std::io::stdin().is_terminal()).then(RawTerminal::enter);
+    let code = engine.attach_container(c, stdin)?;
+    drop(_raw);
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code as i32))
     }
 }

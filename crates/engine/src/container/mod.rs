@@ -5,6 +5,7 @@
 //! lock its monitor holds while it lives — which is how every other process tells a
 //! running container from one whose monitor (or machine) died.
 
+pub mod attach;
 pub mod commit;
 pub mod config;
 pub mod copy;

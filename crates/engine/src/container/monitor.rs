@@ -9,7 +9,7 @@
 //! from `waitpid`.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use kujira_runtime::ports;
 use kujira_runtime::{Bundle, OciRuntime, ProcessIo, RuntimeError};
 use kujira_store::StoreLock;
 
+use super::attach::{self, pump, Streams};
 use super::{Container, ContainerPaths};
 use crate::{Engine, EngineError};
 
@@ -132,11 +133,14 @@ impl Engine {
         let forwarder = ports::Forwarder::start(&maps, listeners);
         let log =
             Arc::new(JsonLogWriter::open(&paths.log(c.id())).map_err(|e| (125, e.to_string()))?);
+        let streams = Streams::new(log, attached);
+        let attach_path = attach::socket_path(self, c.id());
+        attach::serve(attach_path.clone(), streams.clone()).map_err(fail125)?;
 
         let mut state = c.row.state.clone();
         let mut first = true;
         let code = loop {
-            let generation = self.run_once(&c, &paths, &runtime, &log, attached, &forwarder);
+            let generation = self.run_once(&c, &paths, &runtime, &streams, &forwarder);
             let (pid, pumps) = match generation {
                 Ok(v) => v,
                 Err(e) => {
@@ -180,6 +184,7 @@ impl Engine {
             for p in pumps {
                 let _ = p.join();
             }
+            streams.set_stdin(None);
             MASTER.store(-1, Ordering::SeqCst);
             let oom = oom_killed(c.id());
             let _ = runtime.delete(c.id(), true);
@@ -215,6 +220,8 @@ impl Engine {
                 break code;
             }
         };
+        streams.close_clients();
+        let _ = std::fs::remove_file(&attach_path);
         let _ = bundle.unmount();
         if c.config.auto_remove {
             let _ = self.delete_container_files(c.id(), true);
@@ -268,10 +275,10 @@ impl Engine {
         c: &Container,
         paths: &ContainerPaths,
         runtime: &OciRuntime,
-        log: &Arc<JsonLogWriter>,
-        attached: bool,
+        streams: &Arc<Streams>,
         forwarder: &ports::Forwarder,
     ) -> Result<(i32, Vec<JoinHandle<()>>), RuntimeError> {
+        let attached = streams.foreground;
         let bundle = paths.bundle();
         // A stale runtime state (a crash between create and delete) would make create fail.
         let _ = runtime.delete(c.id(), true);
@@ -308,17 +315,21 @@ impl Engine {
             let out = master
                 .try_clone()
                 .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
-            let log2 = log.clone();
-            pumps.push(std::thread::spawn(move || {
-                pump(out, &log2, "stdout", attached.then(std::io::stdout))
-            }));
-            if attached && c.config.open_stdin {
-                let mut to = master
+            let s2 = streams.clone();
+            pumps.push(std::thread::spawn(move || pump(out, &s2, "stdout")));
+            if c.config.open_stdin {
+                let to = master
                     .try_clone()
                     .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to);
-                });
+                if attached {
+                    let mut to2 = to
+                        .try_clone()
+                        .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to2);
+                    });
+                }
+                streams.set_stdin(Some(to));
             }
             // Keep the master open while the container lives, attached or not.
             std::mem::forget(master);
@@ -328,16 +339,18 @@ impl Engine {
             let (err_r, err_w) = pipe()?;
             let stdin = if c.config.open_stdin {
                 let (in_r, in_w) = pipe()?;
-                let mut w = File::from(in_w);
+                let w = File::from(in_w);
                 if attached {
+                    let mut w2 = w
+                        .try_clone()
+                        .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
                     std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w);
-                        // stdin closed: the container sees EOF.
+                        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w2);
                     });
-                } else {
-                    // Held open so the container's stdin never reaches EOF.
-                    std::mem::forget(w);
                 }
+                // Held (and handed to attach clients) so the container's stdin stays
+                // open until the container exits.
+                streams.set_stdin(Some(w));
                 std::process::Stdio::from(in_r)
             } else {
                 std::process::Stdio::null()
@@ -348,18 +361,13 @@ impl Engine {
                 stderr: err_w.into(),
             };
             let pid = runtime.create_with_pid(c.id(), &bundle, None, io)?;
-            let log2 = log.clone();
+            let s2 = streams.clone();
             pumps.push(std::thread::spawn(move || {
-                pump(
-                    File::from(out_r),
-                    &log2,
-                    "stdout",
-                    attached.then(std::io::stdout),
-                )
+                pump(File::from(out_r), &s2, "stdout")
             }));
-            let log3 = log.clone();
+            let s3 = streams.clone();
             pumps.push(std::thread::spawn(move || {
-                pump_err(File::from(err_r), &log3, attached)
+                pump(File::from(err_r), &s3, "stderr")
             }));
             pid
         };
@@ -378,48 +386,6 @@ impl Engine {
 fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| RuntimeError::io("creating a pipe for", "the container", e.into()))
-}
-
-fn pump(mut from: File, log: &JsonLogWriter, stream: &str, mut also: Option<std::io::Stdout>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut pending = Vec::new();
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                log.write_lines(stream, &mut pending, &buf[..n]);
-                if let Some(o) = also.as_mut() {
-                    let mut o = o.lock();
-                    let _ = o.write_all(&buf[..n]);
-                    let _ = o.flush();
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // EIO: the terminal's last slave closed.
-            Err(_) => break,
-        }
-    }
-    log.flush_partial(stream, &mut pending);
-}
-
-fn pump_err(mut from: File, log: &JsonLogWriter, attached: bool) {
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut pending = Vec::new();
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                log.write_lines("stderr", &mut pending, &buf[..n]);
-                if attached {
-                    let mut e = std::io::stderr().lock();
-                    let _ = e.write_all(&buf[..n]);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-    }
-    log.flush_partial("stderr", &mut pending);
 }
 
 /// Waits for `pid`, reaping any other orphan on the way; its exit status as a shell
