@@ -37,9 +37,12 @@ cmds=("$floor_crun" "$floor_runc" "$KUJIRA run --rm busybox true" "$KUJIRA run -
 
 PODMAN=()
 if command -v podman >/dev/null; then
-    PODMAN=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none)
+    PODMAN=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none --runtime runc)
     "${PODMAN[@]}" import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
-    cmds+=("${PODMAN[*]} run --rm busybox true" "${PODMAN[*]} run --rm --network none busybox true")
+    # podman raises RLIMIT_NOFILE/NPROC by default, which this host cannot (no
+    # CAP_SYS_RESOURCE): give it the current hard limits.
+    UL="--ulimit nofile=$(ulimit -Hn):$(ulimit -Hn) --ulimit nproc=4096:4096"
+    cmds+=("${PODMAN[*]} run --rm $UL busybox true" "${PODMAN[*]} run --rm $UL --network none busybox true")
 fi
 hyperfine --warmup 3 --min-runs "$RUNS" --export-markdown "$work/run.md" "${cmds[@]}" >&2
 cat "$work/run.md"
@@ -50,7 +53,7 @@ cat "$work/run.md"
 cmds=("crun --root /run/kujira/runtime/crun exec $("$KUJIRA" inspect -f '{{.Id}}' target) true"
       "$KUJIRA exec target true")
 if [[ ${#PODMAN[@]} -gt 0 ]]; then
-    "${PODMAN[@]}" run -d --name target busybox sleep 100000 >/dev/null
+    "${PODMAN[@]}" run -d $UL --name target busybox sleep 100000 >/dev/null
     cmds+=("${PODMAN[*]} exec target true")
 fi
 # crun exec also needs the hybrid-cgroup workaround.

@@ -93,6 +93,12 @@ impl HostFacts {
 
     /// Reads the facts from the running host.
     pub fn detect() -> HostFacts {
+        Self::detect_for(true)
+    }
+
+    /// [`HostFacts::detect`], listing `/dev` only when `privileged` needs it (the walk
+    /// is the slowest part, and only privileged containers get the host's devices).
+    pub fn detect_for(privileged: bool) -> HostFacts {
         let hostname = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -103,7 +109,11 @@ impl HostFacts {
             hostname,
             hard_limits: current_hard_limits(),
             last_cap,
-            devices: host_devices(Path::new("/dev")),
+            devices: if privileged {
+                host_devices(Path::new("/dev"))
+            } else {
+                Vec::new()
+            },
             cgroup: CgroupMode::detect(),
         }
     }

@@ -198,13 +198,20 @@ impl Forwarder {
     }
 }
 
-/// Moves the calling thread into the current container namespace.
+/// Moves the calling thread into the current container namespace; a connection that
+/// arrives while the container is still starting (or restarting) waits for it.
 fn enter(netns: &Mutex<Option<File>>) -> bool {
-    let Ok(slot) = netns.lock() else { return false };
-    match slot.as_ref() {
-        Some(f) => nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_ok(),
-        None => false,
+    for _ in 0..200 {
+        {
+            let Ok(slot) = netns.lock() else { return false };
+            if let Some(f) = slot.as_ref() {
+                return nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .is_ok();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
+    false
 }
 
 fn tcp_loop(listener: TcpListener, port: u16, netns: Arc<Mutex<Option<File>>>) {

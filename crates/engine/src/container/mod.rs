@@ -120,6 +120,12 @@ impl Engine {
 
     /// Finds a container by full ID, name (with or without `/`) or unique ID prefix.
     pub fn find_container(&self, input: &str) -> Result<Container, EngineError> {
+        // A full ID (what the monitor and the API use) needs no listing.
+        if input.len() == 64 {
+            if let Some(row) = self.store.meta.container(input)? {
+                return self.container_from_row(row);
+            }
+        }
         let name = input.strip_prefix('/').unwrap_or(input);
         let rows = self.store.meta.containers()?;
         let found = rows

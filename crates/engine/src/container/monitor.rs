@@ -100,6 +100,7 @@ impl Engine {
 
     fn monitor(&self, id: &str, attached: bool, sync: &mut SyncPipe) -> Result<i32, (i32, String)> {
         let fail125 = |e: EngineError| (125, e.to_string());
+        self.store.meta.relax_durability().map_err(|e| fail125(e.into()))?;
         let c = self.find_container(id).map_err(fail125)?;
         let paths = self.container_paths(c.id());
         let _lock = match StoreLock::try_exclusive(&paths.monitor_lock()) {
@@ -280,8 +281,6 @@ impl Engine {
     ) -> Result<(i32, Vec<JoinHandle<()>>), RuntimeError> {
         let attached = streams.foreground;
         let bundle = paths.bundle();
-        // A stale runtime state (a crash between create and delete) would make create fail.
-        let _ = runtime.delete(c.id(), true);
         let mut pumps = Vec::new();
         let pid = if c.config.tty {
             // Unix socket paths are short (108 bytes): keep it under the store's run/.
@@ -293,7 +292,7 @@ impl Engine {
             let receiver = std::thread::scope(|s| {
                 let h = s.spawn(|| sock.receive_master());
                 let pid =
-                    runtime.create_with_pid(c.id(), &bundle, Some(sock.path()), ProcessIo::null());
+                    run_detached(runtime, c.id(), &bundle, Some(sock.path()), ProcessIo::null());
                 match pid {
                     Ok(pid) => h.join().map(|m| m.map(|m| (pid, m))).unwrap_or_else(|_| {
                         Err(RuntimeError::Spec("terminal receiver panicked".into()))
@@ -360,7 +359,7 @@ impl Engine {
                 stdout: out_w.into(),
                 stderr: err_w.into(),
             };
-            let pid = runtime.create_with_pid(c.id(), &bundle, None, io)?;
+            let pid = run_detached(runtime, c.id(), &bundle, None, io)?;
             let s2 = streams.clone();
             pumps.push(std::thread::spawn(move || {
                 pump(File::from(out_r), &s2, "stdout")
@@ -375,12 +374,23 @@ impl Engine {
             forwarder.set_netns(ns);
         }
         TARGET.store(pid, Ordering::SeqCst);
-        if let Err(e) = runtime.start(c.id()) {
-            TARGET.store(0, Ordering::SeqCst);
-            return Err(e);
-        }
         Ok((pid, pumps))
     }
+}
+
+/// `runtime run --detach`; a stale state left by a crash between a run and its
+/// delete is cleared once and the run retried.
+fn run_detached(
+    runtime: &OciRuntime,
+    id: &str,
+    bundle: &std::path::Path,
+    console: Option<&std::path::Path>,
+    io: ProcessIo,
+) -> Result<i32, RuntimeError> {
+    if runtime.root().join(id).exists() {
+        let _ = runtime.delete(id, true);
+    }
+    runtime.run_detached(id, bundle, console, io)
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {

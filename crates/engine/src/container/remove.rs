@@ -48,8 +48,12 @@ impl Engine {
             .as_ref()
             .and_then(|r| serde_json::from_str(&r.config).ok());
         if let Some(cfg) = &config {
+            // Only when the runtime still has state for it (its monitor deletes it on
+            // a normal exit): one runtime invocation saved per `--rm`.
             if let Ok(rt) = self.runtime(&cfg.runtime) {
-                let _ = rt.delete(id, true);
+                if rt.root().join(id).exists() {
+                    let _ = rt.delete(id, true);
+                }
             }
         }
         kujira_runtime::Bundle::open(&paths.bundle())

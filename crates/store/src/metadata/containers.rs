@@ -2,7 +2,7 @@
 //! an opaque JSON document owned by the engine; its run state lives in columns so that
 //! the monitor process can update it in small transactions.
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::Metadata;
 use crate::StoreError;
@@ -69,7 +69,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ContainerRow> {
 impl Metadata {
     /// Adds a container; fails with `NameInUse` when its name is taken.
     pub fn add_container(&self, c: &ContainerRow) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: the check-then-insert must hold the write lock from the start, or a
+        // concurrent writer makes the upgrade fail at once instead of waiting.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         let taken: Option<String> = tx
             .query_row(
                 "SELECT id FROM containers WHERE name = ?1",
@@ -166,7 +168,9 @@ impl Metadata {
 
     /// Renames a container; fails with `NameInUse` when the new name is taken.
     pub fn rename_container(&self, id: &str, name: &str) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: the check-then-insert must hold the write lock from the start, or a
+        // concurrent writer makes the upgrade fail at once instead of waiting.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         let taken: Option<String> = tx
             .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
                 r.get(0)
