@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use kujira_test_support::container::{
-    free_port, http_get, http_get_retry, monitor_pid, wait_until, Pty,
+    free_port, http_get, http_get_retry, monitor_pid, udp_echo_binary, wait_until, Pty,
 };
 use kujira_test_support::image::{busybox_docker_archive, web_docker_archive};
 use kujira_test_support::Kujira;
@@ -766,4 +766,108 @@ fn attach_and_follow_a_running_container() {
         err.contains("You cannot attach to a stopped container"),
         "{err}"
     );
+}
+
+#[test]
+fn ports_udp_publish_all_and_bound_only_where_asked() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    // TCP bound on 127.0.0.1 only: another loopback address does not answer.
+    let port = free_port();
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "local",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "web",
+    ]);
+    assert_eq!(http_get_retry(port, SECS), "Welcome to kujira!\n");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.2", port)).is_err(),
+        "bound beyond 127.0.0.1"
+    );
+    assert_eq!(k.ok(["port", "local", "80"]), format!("127.0.0.1:{port}\n"));
+    // The same host port twice is Docker's error, and the second container is not left running.
+    let err = k.fails(
+        [
+            "run",
+            "-d",
+            "--name",
+            "clash",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "web",
+        ],
+        125,
+    );
+    assert!(err.contains("port is already allocated"), "{err}");
+    // -P: every exposed port on a free host port.
+    k.ok(["run", "-d", "--name", "all", "-P", "web"]);
+    let mapping = k.ok(["port", "all"]);
+    let host_port: u16 = mapping
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{mapping}"));
+    assert!(mapping.starts_with("80/tcp -> 0.0.0.0:"), "{mapping}");
+    assert_eq!(http_get_retry(host_port, SECS), "Welcome to kujira!\n");
+    // UDP: a datagram to the published port reaches the container, and its reply
+    // comes back to the sender.
+    let uport = free_port();
+    let echo = format!("{}:/udp-echo:ro", udp_echo_binary().display());
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-v",
+        &echo,
+        "-p",
+        &format!("127.0.0.1:{uport}:9000/udp"),
+        "busybox",
+        "/udp-echo",
+        "9000",
+    ]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut reply = Vec::new();
+    wait_until("a UDP reply through the forwarder", SECS, || {
+        let _ = sock.send_to(b"ping over udp", ("127.0.0.1", uport));
+        let mut buf = [0u8; 256];
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                reply = buf[..n].to_vec();
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    assert_eq!(reply, b"echo: ping over udp");
+}
+
+#[test]
+fn many_containers_start_at_once() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            k.cmd(["run", "-d", "busybox", "sleep", "1000"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(k.ok(["ps", "-q"]).lines().count(), 10);
+    let names = k.ok(["ps", "--format", "{{.Names}}"]);
+    let unique: std::collections::BTreeSet<&str> = names.lines().collect();
+    assert_eq!(unique.len(), 10, "{names}");
 }

@@ -205,8 +205,7 @@ fn enter(netns: &Mutex<Option<File>>) -> bool {
         {
             let Ok(slot) = netns.lock() else { return false };
             if let Some(f) = slot.as_ref() {
-                return nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                    .is_ok();
+                return nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).is_ok();
             }
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -178,3 +178,52 @@ pub fn monitor_pid(id: &str) -> Option<i32> {
     }
     None
 }
+
+/// A static UDP echo server (`udp-echo PORT`: every datagram is sent back prefixed
+/// with `echo: `), built once with gcc: busybox's `nc` has no UDP mode, and a
+/// container needs a static binary.
+pub fn udp_echo_binary() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        const SOURCE: &str = r#"
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(argc > 1 ? atoi(argv[1]) : 9000);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+    for (;;) {
+        char buf[2048], out[2100];
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n < 0) continue;
+        memcpy(out, "echo: ", 6);
+        memcpy(out + 6, buf, n);
+        sendto(s, out, n + 6, 0, (struct sockaddr *)&from, len);
+    }
+}
+"#;
+        let dir = crate::image::cache_dir().join("udp-echo");
+        std::fs::create_dir_all(&dir).expect("create the udp-echo directory");
+        let src = dir.join("udp-echo.c");
+        let bin = dir.join("udp-echo");
+        std::fs::write(&src, SOURCE).expect("write udp-echo.c");
+        let out = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .expect("gcc (needed to build the UDP echo server for the port tests)");
+        assert!(
+            out.status.success(),
+            "gcc -static failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}

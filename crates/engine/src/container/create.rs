@@ -297,8 +297,8 @@ impl Engine {
                 ulimits,
                 cgroups_path: None,
             };
-            let mut spec =
-                build_spec(&run_image, &run, &HostFacts::detect_for(opts.privileged)).map_err(|e| match e {
+            let mut spec = build_spec(&run_image, &run, &HostFacts::detect_for(opts.privileged))
+                .map_err(|e| match e {
                     kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
                     other => EngineError::Runtime(other),
                 })?;

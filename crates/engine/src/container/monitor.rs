@@ -100,7 +100,10 @@ impl Engine {
 
     fn monitor(&self, id: &str, attached: bool, sync: &mut SyncPipe) -> Result<i32, (i32, String)> {
         let fail125 = |e: EngineError| (125, e.to_string());
-        self.store.meta.relax_durability().map_err(|e| fail125(e.into()))?;
+        self.store
+            .meta
+            .relax_durability()
+            .map_err(|e| fail125(e.into()))?;
         let c = self.find_container(id).map_err(fail125)?;
         let paths = self.container_paths(c.id());
         let _lock = match StoreLock::try_exclusive(&paths.monitor_lock()) {
@@ -291,8 +294,13 @@ impl Engine {
             let sock = ConsoleSocket::bind(&sock_path)?;
             let receiver = std::thread::scope(|s| {
                 let h = s.spawn(|| sock.receive_master());
-                let pid =
-                    run_detached(runtime, c.id(), &bundle, Some(sock.path()), ProcessIo::null());
+                let pid = run_detached(
+                    runtime,
+                    c.id(),
+                    &bundle,
+                    Some(sock.path()),
+                    ProcessIo::null(),
+                );
                 match pid {
                     Ok(pid) => h.join().map(|m| m.map(|m| (pid, m))).unwrap_or_else(|_| {
                         Err(RuntimeError::Spec("terminal receiver panicked".into()))
