@@ -871,3 +871,141 @@ fn many_containers_start_at_once() {
     let unique: std::collections::BTreeSet<&str> = names.lines().collect();
     assert_eq!(unique.len(), 10, "{names}");
 }
+
+#[test]
+fn run_flags_shape_the_container() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let run = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        k.ok(a)
+    };
+    assert_eq!(run(&["-w", "/tmp", "web", "pwd"]), "/tmp\n");
+    assert_eq!(run(&["-u", "nobody", "web", "id", "-un"]), "nobody\n");
+    assert!(run(&["-u", "123:456", "web", "id"]).starts_with("uid=123 gid=456"));
+    assert_eq!(
+        run(&["-h", "myhost", "web", "cat", "/etc/hostname"]),
+        "myhost\n"
+    );
+    assert_eq!(
+        run(&["--entrypoint", "echo", "web", "via", "entrypoint"]),
+        "via entrypoint\n"
+    );
+    let env = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(env.path(), "# comment\nFROM_FILE=yes\n").unwrap();
+    assert_eq!(
+        run(&[
+            "-e",
+            "A=1",
+            "--env-file",
+            env.path().to_str().unwrap(),
+            "web",
+            "sh",
+            "-c",
+            "echo $A $FROM_FILE"
+        ]),
+        "1 yes\n"
+    );
+    // --read-only with a writable tmpfs.
+    let out = k.run([
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "web",
+        "sh",
+        "-c",
+        "echo ok > /scratch/f && cat /scratch/f && echo no > /etc/f",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the read-only rootfs took a write"
+    );
+    // Capabilities: chown needs CAP_CHOWN, which --cap-drop removes.
+    k.ok(["run", "--rm", "web", "chown", "nobody", "/tmp"]);
+    let out = k.run([
+        "run",
+        "--rm",
+        "--cap-drop",
+        "CHOWN",
+        "web",
+        "chown",
+        "nobody",
+        "/tmp",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    // --privileged may mount; the default may not (see the escapes test).
+    k.ok([
+        "run",
+        "--rm",
+        "--privileged",
+        "web",
+        "sh",
+        "-c",
+        "mkdir -p /m && mount -t tmpfs none /m",
+    ]);
+    // Networks: none has only loopback; host shares the host's interfaces.
+    let ifaces = run(&["--network", "none", "web", "sh", "-c", "ls /sys/class/net"]);
+    assert_eq!(ifaces.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    let host_ifaces = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let seen = run(&[
+        "--network",
+        "host",
+        "web",
+        "sh",
+        "-c",
+        "ls /sys/class/net | wc -l",
+    ]);
+    assert_eq!(seen.trim().parse::<usize>().unwrap(), host_ifaces);
+    // --pids-limit stops a fork bomb's growth.
+    let out = k.run([
+        "run",
+        "--rm",
+        "--pids-limit",
+        "8",
+        "web",
+        "sh",
+        "-c",
+        "for i in $(seq 20); do sleep 5 & done; wait",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("can't fork"),
+        "{out:?}"
+    );
+    // --cpus becomes a CFS quota.
+    k.ok(["create", "--name", "cpu", "--cpus", "0.5", "web"]);
+    assert_eq!(inspect(&k, "{{.HostConfig.NanoCpus}}", "cpu"), "500000000");
+    // --init runs the command under Docker's init path.
+    assert_eq!(
+        run(&["--init", "web", "cat", "/proc/1/cmdline"]),
+        "/sbin/docker-init\0--\0cat\0/proc/1/cmdline\0"
+    );
+    // pause / unpause / restart.
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "pz",
+        "web",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    k.ok(["pause", "pz"]);
+    assert_eq!(inspect(&k, "{{.State.Status}}", "pz"), "paused");
+    assert!(k.ok(["ps", "--format", "{{.Status}}"]).contains("(Paused)"));
+    k.ok(["unpause", "pz"]);
+    assert_eq!(inspect(&k, "{{.State.Status}}", "pz"), "running");
+    let before = inspect(&k, "{{.State.StartedAt}}", "pz");
+    k.ok(["restart", "pz"]);
+    assert_eq!(inspect(&k, "{{.State.Status}}", "pz"), "running");
+    assert_ne!(inspect(&k, "{{.State.StartedAt}}", "pz"), before);
+    k.ok(["kill", "-s", "TERM", "pz"]);
+    wait_until("the killed container to exit", SECS, || {
+        inspect(&k, "{{.State.Status}}", "pz") == "exited"
+    });
+}

@@ -121,12 +121,53 @@ pub fn effective_caps(
     Ok(ordered)
 }
 
+/// Keeps the capabilities inside the bounding set `bounding` (bit n = capability n):
+/// `--privileged` and `--cap-add ALL` quietly get what the host can give, while a
+/// capability named in `--cap-add` that the host lacks is a clear error.
+pub fn within_bounding(
+    caps: Vec<String>,
+    bounding: u64,
+    cap_add: &[String],
+) -> Result<Vec<String>, RuntimeError> {
+    let held = |c: &str| {
+        ALL_CAPS
+            .iter()
+            .position(|k| *k == c)
+            .is_some_and(|n| n < 64 && bounding & (1u64 << n) != 0)
+    };
+    for add in cap_add {
+        let name = normalize(add)?;
+        if name != "ALL" && !held(&name) {
+            return Err(RuntimeError::InvalidOption {
+                what: "capability",
+                reason: format!(
+                    "{name} cannot be granted: it is not in this host's capability bounding set"
+                ),
+            });
+        }
+    }
+    Ok(caps.into_iter().filter(|c| held(c)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn bounding_set_limits_what_is_granted() {
+        let all = effective_caps(true, &[], &[], 40).unwrap();
+        // Everything but CAP_SYS_RESOURCE (24), as on this project's machines.
+        let bounding = u64::MAX & !(1 << 24);
+        let got = within_bounding(all.clone(), bounding, &[]).unwrap();
+        assert_eq!(got.len(), all.len() - 1);
+        assert!(!got.iter().any(|c| c == "CAP_SYS_RESOURCE"));
+        let err = within_bounding(all, bounding, &s(&["sys_resource"])).unwrap_err();
+        assert!(err.to_string().contains("bounding set"), "{err}");
+        assert!(within_bounding(s(&["CAP_KILL"]), bounding, &s(&["ALL"])).is_ok());
     }
 
     #[test]

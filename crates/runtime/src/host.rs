@@ -58,6 +58,10 @@ pub struct HostFacts {
     pub hard_limits: BTreeMap<String, u64>,
     /// The highest capability number the kernel knows.
     pub last_cap: u32,
+    /// The capability bounding set kujira runs with (bit n = capability n). Nothing
+    /// outside it can be given to a container: on these machines CAP_SYS_RESOURCE is
+    /// missing from every bounding set.
+    pub cap_bounding: u64,
     /// The host's device nodes (only used for privileged containers).
     pub devices: Vec<HostDevice>,
     pub cgroup: CgroupMode,
@@ -105,6 +109,7 @@ impl HostFacts {
             .unwrap_or_default();
         let last_cap = HostFacts::last_cap();
         HostFacts {
+            cap_bounding: current_bounding_set(),
             env: std::env::vars().collect(),
             hostname,
             hard_limits: current_hard_limits(),
@@ -117,6 +122,19 @@ impl HostFacts {
             cgroup: CgroupMode::detect(),
         }
     }
+}
+
+/// The calling process's capability bounding set, from `/proc/self/status`
+/// (everything when it cannot be read).
+pub fn current_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
 }
 
 /// The calling process's hard limits (`u64::MAX` for unlimited).

@@ -124,11 +124,15 @@ pub fn build_spec(
         None if !image.working_dir.is_empty() => absolute_workdir(&image.working_dir)?,
         None => "/".to_string(),
     };
-    let cap_list = caps::effective_caps(
-        opts.privileged,
+    let cap_list = caps::within_bounding(
+        caps::effective_caps(
+            opts.privileged,
+            &opts.cap_add,
+            &opts.cap_drop,
+            host.last_cap,
+        )?,
+        host.cap_bounding,
         &opts.cap_add,
-        &opts.cap_drop,
-        host.last_cap,
     )?;
     let rlimits = rlimits(&opts.ulimits, host)?;
 

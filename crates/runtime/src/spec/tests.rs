@@ -9,6 +9,7 @@ fn host() -> HostFacts {
         hostname: "the-host".into(),
         hard_limits: [("nofile".to_string(), 20000u64)].into_iter().collect(),
         last_cap: 40,
+        cap_bounding: u64::MAX,
         devices: vec![HostDevice {
             path: "/dev/sda".into(),
             kind: 'b',

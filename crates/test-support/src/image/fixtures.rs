@@ -231,7 +231,7 @@ pub fn big_image(size_mb: u64, layers: usize) -> OciImage {
 /// second layer of [`web`].
 pub const EXTRA_APPLETS: &[&str] = &[
     "head", "tr", "dd", "mount", "insmod", "ps", "grep", "kill", "nc", "wc", "seq", "ln", "stat",
-    "tail", "printf", "test", "[", "hostname",
+    "tail", "printf", "test", "[", "hostname", "chown", "pwd",
 ];
 
 /// `web:latest`: busybox plus `/www/index.html` ("Welcome to kujira!"), extra applets,
