@@ -9,7 +9,7 @@
 # take the dpkg lock. Debian/Ubuntu only (apt-get).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps)
+PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps libseccomp-dev pkg-config)
 # Binaries whose absence means the package set is incomplete. busybox is
 # checked by path because the tests copy the *static* /bin/busybox into
 # rootfs fixtures; a dynamically linked one from package `busybox` would not
@@ -26,6 +26,11 @@ if [[ ! -x /bin/busybox ]] \
 fi
 if [[ ! -e /etc/ssl/certs/ca-certificates.crt ]]; then
     missing+=(ca-certificates)
+fi
+# libseccomp's headers and pkg-config file, to build kujira (seccomp filters are
+# compiled to BPF once and cached).
+if ! pkg-config --exists libseccomp 2>/dev/null; then
+    missing+=(libseccomp-dev)
 fi
 # Docker's default seccomp profile, as containers-common ships it.
 if [[ ! -e /usr/share/containers/seccomp.json ]]; then

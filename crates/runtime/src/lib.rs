@@ -22,6 +22,7 @@ pub mod logs;
 pub mod oci_runtime;
 pub mod ports;
 pub mod seccomp;
+pub mod seccomp_bpf;
 pub mod spec;
 pub mod user;
 
