@@ -1009,3 +1009,53 @@ fn run_flags_shape_the_container() {
         inspect(&k, "{{.State.Status}}", "pz") == "exited"
     });
 }
+
+#[test]
+fn a_new_volume_starts_with_the_images_files() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    // /www holds index.html in the image: a fresh volume there gets a copy.
+    assert_eq!(
+        k.ok([
+            "run",
+            "--rm",
+            "-v",
+            "site:/www",
+            "web",
+            "cat",
+            "/www/index.html"
+        ]),
+        "Welcome to kujira!\n"
+    );
+    k.ok([
+        "run",
+        "--rm",
+        "-v",
+        "site:/www",
+        "web",
+        "sh",
+        "-c",
+        "echo changed > /www/index.html",
+    ]);
+    assert_eq!(
+        k.ok([
+            "run",
+            "--rm",
+            "-v",
+            "site:/www",
+            "web",
+            "cat",
+            "/www/index.html"
+        ]),
+        "changed\n"
+    );
+    let inspect = k.ok(["volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "site"]);
+    assert_eq!(inspect.trim(), "site local");
+    // A volume in use cannot go; unused ones are pruned with -a.
+    k.ok(["create", "--name", "holder", "-v", "site:/data", "busybox"]);
+    let err = k.fails(["volume", "rm", "site"], 1);
+    assert!(err.contains("volume is in use"), "{err}");
+    k.ok(["rm", "holder"]);
+    let pruned = k.ok(["volume", "prune", "-a", "-f"]);
+    assert!(pruned.contains("site"), "{pruned}");
+}

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use kujira_runtime::logs::JsonLogWriter;
 
-use super::{monitor_alive, Container};
+use super::Container;
 use crate::{Engine, EngineError};
 
 /// Where a container's output goes: its log, the monitor's own stdio when a
@@ -180,7 +180,6 @@ impl Engine {
             }
         }
         self.wait_monitor(c.id(), None);
-        let _ = monitor_alive;
         Ok(self
             .store
             .meta

@@ -67,6 +67,48 @@ impl Root {
     }
 }
 
+/// Copies directory `inner` of the root filesystem at `rootfs` (resolved inside it,
+/// symlinks and all) into `dest`, keeping owners and modes: a new volume's first
+/// contents. Nothing there, or not a directory, copies nothing.
+pub(crate) fn copy_dir_out(rootfs: &Path, inner: &str, dest: &Path) -> Result<(), EngineError> {
+    let root = Root {
+        fd: open_dir(rootfs)?,
+        unmount: None,
+    };
+    let Ok(dir) = root.open(inner, OFlags::DIRECTORY) else {
+        return Ok(());
+    };
+    let dir = rfs::openat(
+        &dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| EngineError::io("opening the image's directory", e.into()))?;
+    let (reader, writer) =
+        std::io::pipe().map_err(|e| EngineError::io("copying into the volume", e))?;
+    let dest_owned = dest.to_path_buf();
+    let unpacker = std::thread::spawn(move || {
+        let mut ar = tar::Archive::new(reader);
+        ar.set_preserve_permissions(true);
+        ar.set_preserve_ownerships(true);
+        ar.set_overwrite(true);
+        ar.unpack(&dest_owned)
+    });
+    let packed = (|| -> std::io::Result<()> {
+        let mut b = tar::Builder::new(writer);
+        b.follow_symlinks(false);
+        b.append_dir_all(".", fd_path(&dir))?;
+        b.into_inner()?.flush()
+    })();
+    let unpacked = unpacker
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("unpacker panicked")));
+    packed
+        .and(unpacked)
+        .map_err(|e| EngineError::io(format!("copying {inner} into the volume"), e))
+}
+
 impl Engine {
     fn copy_root(&self, c: &Container) -> Result<Root, EngineError> {
         if c.is_running() && c.row.state.pid > 0 {

@@ -431,12 +431,31 @@ impl Engine {
                     ..Default::default()
                 },
             };
-            self.store.meta.add_container(&row).map_err(|e| match e {
-                kujira_store::StoreError::NameInUse { name, id } => {
-                    EngineError::NameConflict { name, id }
+            let mut row = row;
+            let mut tries = 0;
+            loop {
+                match self.store.meta.add_container(&row) {
+                    Ok(()) => break,
+                    // A generated name another process took in the meantime: draw again.
+                    Err(kujira_store::StoreError::NameInUse { .. })
+                        if opts.name.is_none() && tries < 20 =>
+                    {
+                        tries += 1;
+                        let used: Vec<String> = self
+                            .store
+                            .meta
+                            .containers()?
+                            .into_iter()
+                            .map(|r| r.name)
+                            .collect();
+                        row.name = names::random_name(|n| used.iter().any(|u| u == n));
+                    }
+                    Err(kujira_store::StoreError::NameInUse { name, id }) => {
+                        return Err(EngineError::NameConflict { name, id })
+                    }
+                    Err(other) => return Err(other.into()),
                 }
-                other => other.into(),
-            })?;
+            }
             Ok(Container { row, config })
         })();
         if result.is_err() {

@@ -23,7 +23,7 @@ pub mod start;
 pub mod stop;
 pub mod volume;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kujira_runtime::OciRuntime;
 use kujira_store::metadata::ContainerRow;
@@ -224,9 +224,4 @@ impl Engine {
             .map(|r| self.container_from_row(r))
             .collect()
     }
-}
-
-/// Reads a file of the container's rootfs (for `/etc/passwd` lookups), by path only.
-pub(crate) fn rootfs_path(rootfs: &Path, inner: &str) -> PathBuf {
-    rootfs.join(inner.trim_start_matches('/'))
 }

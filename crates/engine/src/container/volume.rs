@@ -180,7 +180,7 @@ impl Engine {
             self.create_volume(Some(&name), &[])?;
             let data = self.store.volume_dir(&name);
             if !existed {
-                copy_up(&super::rootfs_path(bundle.rootfs(), dest), &data)?;
+                super::copy::copy_dir_out(bundle.rootfs(), dest, &data)?;
             }
             let mut b = format!("{}:{dest}", data.display());
             if !mode.is_empty() {
@@ -198,30 +198,5 @@ impl Engine {
             });
         }
         Ok((binds, mounts))
-    }
-}
-
-/// Copies what the image has at a volume's mount point into the new volume.
-fn copy_up(from: &std::path::Path, to: &std::path::Path) -> Result<(), EngineError> {
-    let Ok(meta) = std::fs::symlink_metadata(from) else {
-        return Ok(());
-    };
-    if !meta.is_dir() {
-        return Ok(());
-    }
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg("--")
-        .arg(format!("{}/.", from.display()))
-        .arg(to)
-        .status()
-        .map_err(|e| EngineError::io("copying the image's files into the volume", e))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidArgument(format!(
-            "copying {} into the new volume failed",
-            from.display()
-        )))
     }
 }
