@@ -211,15 +211,7 @@ extern "C" fn relay(sig: libc::c_int) {
 
 fn forward_signals_to(pid: i32) {
     MONITOR_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
-    for sig in [
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-    ] {
+    for &sig in kujira_engine::container::monitor::FORWARDED {
         // SAFETY: installing an async-signal-safe handler.
         unsafe { libc::signal(sig, relay as *const () as libc::sighandler_t) };
     }

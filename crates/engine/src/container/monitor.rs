@@ -54,7 +54,8 @@ static TARGET: AtomicI32 = AtomicI32::new(0);
 /// The terminal master while there is one (for window-size changes).
 static MASTER: AtomicI32 = AtomicI32::new(-1);
 
-const FORWARDED: &[libc::c_int] = &[
+/// The signals a container's starter and monitor pass on to it (Docker's sig-proxy).
+pub const FORWARDED: &[libc::c_int] = &[
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
