@@ -295,30 +295,7 @@ impl OciRuntime {
         console_socket: Option<&Path>,
         io: ProcessIo,
     ) -> Result<i32, RuntimeError> {
-        self.create_or_run(id, bundle, console_socket, io, false)
-    }
-
-    /// `run --detach`: [`OciRuntime::create_with_pid`] and `start` in one invocation,
-    /// one runtime process fewer on the way to a running container.
-    pub fn run_detached(
-        &self,
-        id: &str,
-        bundle: &Path,
-        console_socket: Option<&Path>,
-        io: ProcessIo,
-    ) -> Result<i32, RuntimeError> {
-        self.create_or_run(id, bundle, console_socket, io, true)
-    }
-
-    fn create_or_run(
-        &self,
-        id: &str,
-        bundle: &Path,
-        console_socket: Option<&Path>,
-        io: ProcessIo,
-        start: bool,
-    ) -> Result<i32, RuntimeError> {
-        let action = if start { "run" } else { "create" };
+        let action = "create";
         let log = self.log_path(id);
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("creating", dir, e))?;
@@ -328,9 +305,6 @@ impl OciRuntime {
         let _ = std::fs::remove_file(&log);
         let mut cmd = self.command()?;
         cmd.arg("--log").arg(&log).arg(action);
-        if start {
-            cmd.arg("--detach");
-        }
         cmd.arg("--bundle").arg(bundle);
         cmd.arg("--pid-file").arg(&pid_file);
         if let Some(sock) = console_socket {

@@ -295,7 +295,7 @@ impl Engine {
             let sock = ConsoleSocket::bind(&sock_path)?;
             let receiver = std::thread::scope(|s| {
                 let h = s.spawn(|| sock.receive_master());
-                let pid = run_detached(
+                let pid = create(
                     runtime,
                     c.id(),
                     &bundle,
@@ -368,7 +368,7 @@ impl Engine {
                 stdout: out_w.into(),
                 stderr: err_w.into(),
             };
-            let pid = run_detached(runtime, c.id(), &bundle, None, io)?;
+            let pid = create(runtime, c.id(), &bundle, None, io)?;
             let s2 = streams.clone();
             pumps.push(std::thread::spawn(move || {
                 pump(File::from(out_r), &s2, "stdout")
@@ -383,13 +383,19 @@ impl Engine {
             forwarder.set_netns(ns);
         }
         TARGET.store(pid, Ordering::SeqCst);
+        if let Err(e) = runtime.start(c.id()) {
+            TARGET.store(0, Ordering::SeqCst);
+            return Err(e);
+        }
         Ok((pid, pumps))
     }
 }
 
-/// `runtime run --detach`; a stale state left by a crash between a run and its
-/// delete is cleared once and the run retried.
-fn run_detached(
+/// `runtime create`, so that the container's init (waiting to be started) is already
+/// this subreaper's child when it runs: with `run --detach`, an init that exits before
+/// the runtime does may be reaped by the runtime and its status lost. A stale state
+/// left by a crash between a run and its delete is cleared once first.
+fn create(
     runtime: &OciRuntime,
     id: &str,
     bundle: &std::path::Path,
@@ -399,7 +405,7 @@ fn run_detached(
     if runtime.root().join(id).exists() {
         let _ = runtime.delete(id, true);
     }
-    runtime.run_detached(id, bundle, console, io)
+    runtime.create_with_pid(id, bundle, console, io)
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {

@@ -148,11 +148,12 @@ impl State {
                     }
                 }
             }
-            if let Some(end) = cut_here {
+            // Only the first answer to reach the cut point is cut, even when two
+            // answers were watched at once (a busy machine overlaps connections).
+            if let Some(end) = cut_here.filter(|_| self.armed.swap(false, Ordering::SeqCst)) {
                 data = &data[..end];
                 let _ = c_write.write_all(data);
                 let _ = c_write.flush();
-                self.armed.store(false, Ordering::SeqCst);
                 self.cuts.fetch_add(1, Ordering::SeqCst);
                 let _ = c_write.shutdown(Shutdown::Both);
                 let _ = u_read.shutdown(Shutdown::Both);
