@@ -31,8 +31,8 @@ tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 # namespace without the cgroup2 `unified` mount, which crun 1.8 refuses) and by runc.
 id=$("$KUJIRA" create busybox true)
 bundle="$KUJIRA_ROOT/containers/$id/bundle"
-floor_crun="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/crun-state run --bundle $bundle floor-\$\$ >/dev/null'"
-floor_runc="runc --root $work/runc-state run --bundle $bundle floor-runc >/dev/null"
+floor_crun="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/crun-state run --bundle $bundle floor-\$\$'"
+floor_runc="runc --root $work/runc-state run --bundle $bundle floor-runc"
 cmds=("$floor_crun" "$floor_runc" "$KUJIRA run --rm busybox true" "$KUJIRA run --rm --network none busybox true")
 
 PODMAN=()
@@ -44,7 +44,8 @@ if command -v podman >/dev/null; then
     UL="--ulimit nofile=$(ulimit -Hn):$(ulimit -Hn) --ulimit nproc=4096:4096"
     cmds+=("${PODMAN[*]} run --rm $UL busybox true" "${PODMAN[*]} run --rm $UL --network none busybox true")
 fi
-hyperfine --warmup 3 --min-runs "$RUNS" --export-markdown "$work/run.md" "${cmds[@]}" >&2
+# -N: no shell between hyperfine and the command, so nothing but the command is timed.
+hyperfine -N --output=null --warmup 3 --min-runs "$RUNS" --export-markdown "$work/run.md" "${cmds[@]}" >&2
 cat "$work/run.md"
 "$KUJIRA" rm "$id" >/dev/null
 
@@ -58,7 +59,7 @@ if [[ ${#PODMAN[@]} -gt 0 ]]; then
 fi
 # crun exec also needs the hybrid-cgroup workaround.
 cmds[0]="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec ${cmds[0]}'"
-hyperfine --warmup 3 --min-runs "$RUNS" --export-markdown "$work/exec.md" "${cmds[@]}" >&2
+hyperfine -N --output=null --warmup 3 --min-runs "$RUNS" --export-markdown "$work/exec.md" "${cmds[@]}" >&2
 cat "$work/exec.md"
 "$KUJIRA" rm -f target >/dev/null
 

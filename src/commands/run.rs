@@ -103,12 +103,14 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         expose: f.expose.clone(),
         runtime: f.runtime.clone(),
         ulimits: f.ulimit.clone(),
+        keep_mounted: false,
     })
 }
 
 /// Creates the container, pulling its image first when it is missing (`--pull`).
 fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliError> {
-    let opts = create_options(f)?;
+    let mut opts = create_options(f)?;
+    opts.keep_mounted = cmd == "run";
     if !matches!(f.pull.as_str(), "missing" | "always" | "never") {
         return Err(CliError::new(
             125,

@@ -138,6 +138,9 @@ pub struct CreateOptions {
     pub expose: Vec<String>,
     pub runtime: Option<String>,
     pub ulimits: Vec<String>,
+    /// Leave the rootfs mounted for a start that follows at once (`run`); a plain
+    /// `create` unmounts it, so containers that are only created hold no mounts.
+    pub keep_mounted: bool,
 }
 
 fn invalid(msg: impl Into<String>) -> EngineError {
@@ -455,6 +458,9 @@ impl Engine {
                     }
                     Err(other) => return Err(other.into()),
                 }
+            }
+            if !opts.keep_mounted {
+                bundle.unmount().map_err(EngineError::Runtime)?;
             }
             Ok(Container { row, config })
         })();
