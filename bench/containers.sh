@@ -31,6 +31,9 @@ tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 # namespace without the cgroup2 `unified` mount, which crun 1.8 refuses) and by runc.
 id=$("$KUJIRA" create busybox true)
 bundle="$KUJIRA_ROOT/containers/$id/bundle"
+# `create` leaves the rootfs unmounted (its start mounts it): mount it as kujira would.
+graph() { "$KUJIRA" inspect -f "{{.GraphDriver.Data.$1}}" "$id"; }
+mount -t overlay overlay -o "lowerdir=$(graph LowerDir),upperdir=$(graph UpperDir),workdir=$(graph WorkDir)" "$bundle/rootfs"
 floor_crun="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/crun-state run --bundle $bundle floor-\$\$'"
 floor_runc="runc --root $work/runc-state run --bundle $bundle floor-runc"
 cmds=("$floor_crun" "$floor_runc" "$KUJIRA run --rm busybox true" "$KUJIRA run --rm --network none busybox true")
@@ -47,6 +50,7 @@ fi
 # -N: no shell between hyperfine and the command, so nothing but the command is timed.
 hyperfine -N --output=null --warmup 3 --min-runs "$RUNS" --export-markdown "$work/run.md" "${cmds[@]}" >&2
 cat "$work/run.md"
+umount "$bundle/rootfs"
 "$KUJIRA" rm "$id" >/dev/null
 
 # exec into a running container.

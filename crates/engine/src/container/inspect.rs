@@ -114,11 +114,14 @@ impl Engine {
             labels.insert(k.clone(), json!(v));
         }
         let upper = paths.upper();
-        let lower: Vec<String> = cfg
-            .layers
-            .iter()
-            .filter_map(|l| crate::Digest::parse(l).ok())
-            .map(|d| self.store.layers.diff_dir(&d).display().to_string())
+        // As Docker's: the init layer first, then the image's layers, top first.
+        let lower: Vec<String> = std::iter::once(paths.init().display().to_string())
+            .chain(
+                cfg.layers
+                    .iter()
+                    .filter_map(|l| crate::Digest::parse(l).ok())
+                    .map(|d| self.store.layers.diff_dir(&d).display().to_string()),
+            )
             .collect();
         let mut doc = json!({
             "Id": c.id(),
