@@ -1053,3 +1053,44 @@ fn a_new_volume_starts_with_the_images_files() {
     let pruned = k.ok(["volume", "prune", "-a", "-f"]);
     assert!(pruned.contains("site"), "{pruned}");
 }
+
+#[test]
+fn foreground_run_passes_stdin_and_signals() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    // -i: the caller's stdin, whose end is the container's end of input.
+    let out = k.with_stdin(["run", "-i", "--rm", "busybox", "cat"], "piped through\n");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "piped through\n");
+    // Without -i the container reads nothing (and does not wait for input).
+    let out = k.with_stdin(["run", "--rm", "busybox", "cat"], "ignored\n");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // A signal to the CLI reaches the container's process (Docker's sig-proxy).
+    let child = k
+        .cmd([
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 3' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stdout = std::io::BufReader::new(child.stdout.unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "got TERM\n");
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(libc::WEXITSTATUS(status), 3);
+}

@@ -349,16 +349,20 @@ impl Engine {
                 let (in_r, in_w) = pipe()?;
                 let w = File::from(in_w);
                 if attached {
-                    let mut w2 = w
-                        .try_clone()
-                        .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
+                    // A foreground `run -i`: the caller's stdin, and its end is the
+                    // container's end of input (Docker's StdinOnce).
+                    let mut w2 = w;
+                    let s2 = streams.clone();
                     std::thread::spawn(move || {
                         let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w2);
+                        drop(w2);
+                        s2.set_stdin(None);
                     });
+                } else {
+                    // Held (and handed to attach clients) so a detached container's
+                    // stdin stays open until it exits.
+                    streams.set_stdin(Some(w));
                 }
-                // Held (and handed to attach clients) so the container's stdin stays
-                // open until the container exits.
-                streams.set_stdin(Some(w));
                 std::process::Stdio::from(in_r)
             } else {
                 std::process::Stdio::null()
