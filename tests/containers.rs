@@ -1067,7 +1067,7 @@ fn foreground_run_passes_stdin_and_signals() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     // A signal to the CLI reaches the container's process (Docker's sig-proxy).
-    let child = k
+    let mut child = k
         .cmd([
             "run",
             "--rm",
@@ -1080,17 +1080,22 @@ fn foreground_run_passes_stdin_and_signals() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
-    let mut stdout = std::io::BufReader::new(child.stdout.unwrap());
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     assert_eq!(line, "ready\n");
     // SAFETY: signalling the child we started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    // Read in a thread so that a lost signal fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        let _ = tx.send(rest);
+    });
+    let rest = rx
+        .recv_timeout(SECS)
+        .expect("the container never got the signal");
     assert_eq!(rest, "got TERM\n");
-    let mut status = 0;
-    // SAFETY: reaping our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(libc::WEXITSTATUS(status), 3);
+    assert_eq!(child.wait().unwrap().code(), Some(3));
 }

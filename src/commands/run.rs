@@ -2,6 +2,7 @@
 //! monitor; a foreground `run` is attached to the caller's terminal.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use kujira_engine::container::create::CreateOptions;
 use kujira_engine::container::start::{Attach, Started};
@@ -174,6 +175,9 @@ pub fn run(engine: &Engine, args: &RunArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let _raw = (f.tty && f.interactive && std::io::stdin().is_terminal()).then(RawTerminal::enter);
+    if args.sig_proxy {
+        catch_signals();
+    }
     let started = engine
         .start_container(&c, Attach::Inherit)
         .map_err(|e| run_error("run", e))?;
@@ -193,7 +197,7 @@ fn wait_attached(started: Started, sig_proxy: bool) -> i32 {
         return 0;
     };
     if sig_proxy {
-        forward_signals_to(child.id() as i32);
+        relay_to(child.id() as i32);
     }
     match child.wait() {
         Ok(st) => kujira_runtime::oci_runtime::exit_code(st),
@@ -201,21 +205,35 @@ fn wait_attached(started: Started, sig_proxy: bool) -> i32 {
     }
 }
 
-static MONITOR_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static MONITOR_PID: AtomicI32 = AtomicI32::new(0);
+/// A signal that came before the monitor's pid was known.
+static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn relay(sig: libc::c_int) {
-    let pid = MONITOR_PID.load(std::sync::atomic::Ordering::SeqCst);
+    let pid = MONITOR_PID.load(Ordering::SeqCst);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
     }
 }
 
-fn forward_signals_to(pid: i32) {
-    MONITOR_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
+/// Catches the signals to pass on *before* the monitor starts, so one that arrives
+/// while the container is starting is not the CLI's death but the container's signal.
+fn catch_signals() {
     for &sig in kujira_engine::container::monitor::FORWARDED {
         // SAFETY: installing an async-signal-safe handler.
         unsafe { libc::signal(sig, relay as *const () as libc::sighandler_t) };
+    }
+}
+
+fn relay_to(pid: i32) {
+    MONITOR_PID.store(pid, Ordering::SeqCst);
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending > 0 {
+        // SAFETY: kill with plain integers.
+        unsafe { libc::kill(pid, pending) };
     }
 }
 
@@ -260,6 +278,7 @@ pub fn start(engine: &Engine, args: &StartArgs) -> Result<(), CliError> {
         }
         let _raw = (c.config.tty && args.interactive && std::io::stdin().is_terminal())
             .then(RawTerminal::enter);
+        catch_signals();
         let started = engine.start_container(&c, Attach::Inherit).map_err(|e| {
             let code = match &e {
                 EngineError::StartFailed { code, .. } => *code,
