@@ -254,35 +254,7 @@ impl OciRuntime {
     /// process waiting for `start`. The container's streams are `io`; the runtime's
     /// own errors go to a log file and come back in the error.
     pub fn create(&self, id: &str, bundle: &Path, io: ProcessIo) -> Result<(), RuntimeError> {
-        let log = self.log_path(id);
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("creating", dir, e))?;
-        }
-        let _ = std::fs::remove_file(&log);
-        let status = self
-            .command()?
-            .arg("--log")
-            .arg(&log)
-            .arg("create")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg(id)
-            .stdin(io.stdin)
-            .stdout(io.stdout)
-            .stderr(io.stderr)
-            .status()
-            .map_err(|source| RuntimeError::Spawn {
-                runtime: self.name(),
-                action: "create",
-                source,
-            })?;
-        let text = std::fs::read(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        if status.success() {
-            Ok(())
-        } else {
-            Err(self.failed("create", status, &text))
-        }
+        self.create_with_pid(id, bundle, None, io).map(drop)
     }
 
     /// `create` for a container the caller will own: `--pid-file` names where the
