@@ -37,10 +37,9 @@ impl Engine {
     fn precompile_seccomp(
         &self,
         spec: &mut oci_spec::runtime::Spec,
-        runtime: &str,
+        rt: &kujira_runtime::OciRuntime,
     ) -> Result<(), EngineError> {
         use kujira_runtime::seccomp_bpf;
-        let rt = self.runtime(runtime)?;
         if rt.kind() != kujira_runtime::RuntimeKind::Crun {
             return Ok(());
         }
@@ -226,7 +225,8 @@ impl Engine {
             ports.clear();
         }
         let runtime = opts.runtime.clone().unwrap_or_default();
-        self.runtime(&runtime)?;
+        // Looked up once: an unknown runtime fails before any work.
+        let oci_runtime = self.runtime(&runtime)?;
         let ulimits = opts
             .ulimits
             .iter()
@@ -337,7 +337,7 @@ impl Engine {
             if let Some(bin) = &init_binary {
                 add_init(&mut spec, bin)?;
             }
-            self.precompile_seccomp(&mut spec, &runtime)?;
+            self.precompile_seccomp(&mut spec, &oci_runtime)?;
             bundle.write_config(&spec).map_err(EngineError::Runtime)?;
 
             let process = spec.process().as_ref();
