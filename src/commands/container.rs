@@ -4,14 +4,13 @@
 use std::io::Write;
 
 use kujira_engine::container::commit::CommitOptions;
-use kujira_engine::container::exec::ExecRequest;
 use kujira_engine::container::logs::LogOptions;
 use kujira_engine::container::start::Attach;
 use kujira_engine::Engine;
 
 use crate::cli::{
-    CommitArgs, ContainerPruneArgs, ContainersArgs, ExecArgs, KillArgs, LogsArgs, OneContainerArgs,
-    PortArgs, RenameArgs, RmArgs, StopArgs, TopArgs,
+    CommitArgs, ContainerPruneArgs, ContainersArgs, KillArgs, LogsArgs, OneContainerArgs, PortArgs,
+    RenameArgs, RmArgs, StopArgs, TopArgs,
 };
 use crate::error::CliError;
 use crate::format::human;
@@ -197,81 +196,6 @@ pub fn logs(engine: &Engine, args: &LogsArgs) -> Result<(), CliError> {
         r.is_ok()
     })?;
     Ok(())
-}
-
-pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
-    let (name, cmd) = args
-        .container_and_command
-        .split_first()
-        .ok_or_else(|| CliError::new(1, "kujira: 'exec' requires at least 2 arguments"))?;
-    let c = engine.find_container(name)?;
-    let mut env = Vec::new();
-    for f in &args.env_file {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| CliError::new(1, format!("open {f}: {e}")))?;
-        env.extend(
-            text.lines()
-                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
-    }
-    env.extend(args.env.iter().cloned());
-    let req = ExecRequest {
-        cmd: cmd.to_vec(),
-        tty: args.tty,
-        detach: args.detach,
-        env,
-        user: args.user.clone(),
-        workdir: args.workdir.clone(),
-        privileged: args.privileged,
-    };
-    let mut command = engine.exec_command(&c, &req)?;
-    if !args.interactive {
-        command.stdin(std::process::Stdio::null());
-    }
-    // Without a terminal, stderr passes through a pipe so that the runtime's own
-    // failure (a missing command) can be told apart and given Docker's status.
-    if !args.tty {
-        command.stderr(std::process::Stdio::piped());
-    }
-    let mut child = command
-        .spawn()
-        .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
-    let tail = child.stderr.take().map(|mut err| {
-        std::thread::spawn(move || {
-            let mut last = Vec::new();
-            let mut buf = [0u8; 8192];
-            let mut out = std::io::stderr();
-            while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let _ = out.write_all(&buf[..n]);
-                last.extend_from_slice(&buf[..n]);
-                let excess = last.len().saturating_sub(4096);
-                last.drain(..excess);
-            }
-            String::from_utf8_lossy(&last).into_owned()
-        })
-    });
-    let status = child
-        .wait()
-        .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
-    let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
-    let mut code = kujira_runtime::oci_runtime::exit_code(status);
-    if code == 255 {
-        let t = tail.to_lowercase();
-        if t.contains("executable file") && t.contains("not found") {
-            code = 127;
-        } else if t.contains("permission denied") {
-            code = 126;
-        }
-    }
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(CliError::silent(code))
-    }
 }
 
 pub fn commit(engine: &Engine, args: &CommitArgs) -> Result<(), CliError> {

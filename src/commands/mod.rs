@@ -4,6 +4,7 @@
 mod container;
 mod cp;
 mod df;
+mod exec;
 mod history;
 mod images;
 mod import;
@@ -21,6 +22,7 @@ mod save;
 mod search;
 mod system;
 mod tag;
+mod terminal;
 mod volume;
 
 use std::path::Path;
@@ -88,7 +90,7 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         Command::Exec(a)
         | Command::Container {
             command: ContainerCommand::Exec(a),
-        } => container::exec(&engine, &a),
+        } => exec::exec(&engine, &a),
         Command::Wait(a)
         | Command::Container {
             command: ContainerCommand::Wait(a),

@@ -9,6 +9,7 @@ use kujira_engine::container::start::{Attach, Started};
 use kujira_engine::container::Container;
 use kujira_engine::{Engine, EngineError};
 
+use super::terminal::RawTerminal;
 use crate::cli::{AttachArgs, CreateArgs, CreateFlags, RunArgs, StartArgs};
 use crate::error::CliError;
 
@@ -234,32 +235,6 @@ fn relay_to(pid: i32) {
     if pending > 0 {
         // SAFETY: kill with plain integers.
         unsafe { libc::kill(pid, pending) };
-    }
-}
-
-/// The caller's terminal in raw mode while attached to a container's terminal.
-struct RawTerminal {
-    saved: libc::termios,
-}
-
-impl RawTerminal {
-    fn enter() -> RawTerminal {
-        // SAFETY: termios calls on fd 0 into a struct we own.
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            libc::tcgetattr(0, &mut t);
-            let saved = t;
-            libc::cfmakeraw(&mut t);
-            libc::tcsetattr(0, libc::TCSANOW, &t);
-            RawTerminal { saved }
-        }
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        // SAFETY: restoring the saved settings.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.saved) };
     }
 }
 

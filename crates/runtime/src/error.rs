@@ -53,6 +53,9 @@ pub enum RuntimeError {
         status: String,
         stderr: String,
     },
+    /// The built-in runtime could not start the container's process.
+    #[error("kujira create failed: unable to start container process: {0}")]
+    Embedded(String),
     #[error("{runtime} state: unreadable output: {reason}")]
     BadState { runtime: String, reason: String },
 }

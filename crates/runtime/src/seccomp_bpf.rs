@@ -125,6 +125,20 @@ pub fn annotation_value(bpf: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bpf)
 }
 
+/// The program an annotation carries (the inverse of [`annotation_value`]).
+pub fn annotation_bytes(text: &str) -> Result<Vec<u8>, RuntimeError> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| err(format!("the {CRUN_BPF_ANNOTATION} annotation: {e}")))?;
+    if bytes.is_empty() || bytes.len() % 8 != 0 {
+        return Err(err(format!(
+            "the {CRUN_BPF_ANNOTATION} annotation is not a BPF program"
+        )));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,16 +31,17 @@ const INIT_DIRS: &[&str] = &[
 const INIT_FILES: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
 
 impl Engine {
-    /// For crun, the container's seccomp filter as a ready BPF program (compiled once
-    /// per distinct filter and cached under `run/seccomp/`), which spares crun its
-    /// slowest step; other runtimes compile `linux.seccomp` themselves.
+    /// For the built-in runtime and crun, the container's seccomp filter as a ready
+    /// BPF program (compiled once per distinct filter and cached under
+    /// `run/seccomp/`), which spares the start its slowest step; other runtimes
+    /// compile `linux.seccomp` themselves.
     fn precompile_seccomp(
         &self,
         spec: &mut oci_spec::runtime::Spec,
-        rt: &kujira_runtime::OciRuntime,
+        rt: &kujira_runtime::Runtime,
     ) -> Result<(), EngineError> {
         use kujira_runtime::seccomp_bpf;
-        if rt.kind() != kujira_runtime::RuntimeKind::Crun {
+        if !rt.takes_compiled_seccomp() {
             return Ok(());
         }
         let Some(filter) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {

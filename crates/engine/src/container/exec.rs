@@ -1,10 +1,8 @@
-//! `exec`: a new process in a running container, run by the container's OCI runtime
+//! `exec`: a new process in a running container, started by the container's runtime
 //! with the caller's streams.
 
-use std::process::Command;
-
 use kujira_runtime::user::resolve_user;
-use kujira_runtime::ExecOptions;
+use kujira_runtime::{ExecCommand, ExecOptions};
 
 use super::{monitor_alive, Container};
 use crate::{Engine, EngineError};
@@ -22,7 +20,11 @@ pub struct ExecRequest {
 
 impl Engine {
     /// The runtime command that runs `req` in `c`, for the caller to spawn.
-    pub fn exec_command(&self, c: &Container, req: &ExecRequest) -> Result<Command, EngineError> {
+    pub fn exec_command(
+        &self,
+        c: &Container,
+        req: &ExecRequest,
+    ) -> Result<ExecCommand, EngineError> {
         if c.status() != "running" || !monitor_alive(&self.container_paths(c.id())) {
             return Err(EngineError::InvalidArgument(format!(
                 "container {} is not running",

@@ -169,7 +169,7 @@ impl Engine {
                 "ReadonlyRootfs": cfg.read_only,
                 "SecurityOpt": if cfg.security_opt.is_empty() { Value::Null } else { json!(cfg.security_opt) },
                 "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
-                "Runtime": if cfg.runtime.is_empty() { self.runtime("").map(|r| r.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).unwrap_or_default() } else { cfg.runtime.clone() },
+                "Runtime": if cfg.runtime.is_empty() { self.runtime("").map(|r| r.name()).unwrap_or_default() } else { cfg.runtime.clone() },
                 "Memory": cfg.memory,
                 "NanoCpus": cfg.nano_cpus,
                 "PidsLimit": if cfg.pids_limit > 0 { json!(cfg.pids_limit) } else { Value::Null },

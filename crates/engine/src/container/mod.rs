@@ -25,7 +25,7 @@ pub mod volume;
 
 use std::path::PathBuf;
 
-use kujira_runtime::OciRuntime;
+use kujira_runtime::{Embedded, OciRuntime, Runtime};
 use kujira_store::metadata::ContainerRow;
 use kujira_store::StoreLock;
 
@@ -193,25 +193,20 @@ impl Engine {
         Ok(())
     }
 
-    /// The OCI runtime `name` (a name looked up on PATH, or a path); empty is the
-    /// default: `KUJIRA_RUNTIME`, else crun, else runc.
-    pub fn runtime(&self, name: &str) -> Result<OciRuntime, EngineError> {
+    /// The runtime `name`: `kujira` (the built-in one), or an OCI runtime binary
+    /// looked up on PATH, or a path; empty is the default: `KUJIRA_RUNTIME`, else
+    /// the built-in runtime.
+    pub fn runtime(&self, name: &str) -> Result<Runtime, EngineError> {
         let wanted = if name.is_empty() {
             std::env::var("KUJIRA_RUNTIME").unwrap_or_default()
         } else {
             name.to_string()
         };
-        let found = if wanted.is_empty() {
-            OciRuntime::find("crun").or_else(|| OciRuntime::find("runc"))
-        } else {
-            OciRuntime::find(&wanted)
-        };
-        found.ok_or_else(|| {
-            EngineError::InvalidArgument(if wanted.is_empty() {
-                "no OCI runtime found: install crun or runc".into()
-            } else {
-                format!("unknown or invalid runtime name: {wanted}")
-            })
+        if wanted.is_empty() || wanted == kujira_runtime::embedded::NAME {
+            return Ok(Runtime::Embedded(Embedded::new()));
+        }
+        OciRuntime::find(&wanted).map(Runtime::Oci).ok_or_else(|| {
+            EngineError::InvalidArgument(format!("unknown or invalid runtime name: {wanted}"))
         })
     }
 

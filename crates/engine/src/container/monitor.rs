@@ -19,7 +19,7 @@ use std::time::Duration;
 use kujira_runtime::console::ConsoleSocket;
 use kujira_runtime::logs::{now_rfc3339_nanos, JsonLogWriter};
 use kujira_runtime::ports;
-use kujira_runtime::{Bundle, OciRuntime, ProcessIo, RuntimeError};
+use kujira_runtime::{Bundle, ChildIo, Runtime, RuntimeError};
 use kujira_store::StoreLock;
 
 use super::attach::{self, pump, Streams};
@@ -279,7 +279,7 @@ impl Engine {
         &self,
         c: &Container,
         paths: &ContainerPaths,
-        runtime: &OciRuntime,
+        runtime: &Runtime,
         streams: &Arc<Streams>,
         forwarder: &ports::Forwarder,
     ) -> Result<(i32, Vec<JoinHandle<()>>), RuntimeError> {
@@ -300,7 +300,7 @@ impl Engine {
                     c.id(),
                     &bundle,
                     Some(sock.path()),
-                    ProcessIo::null(),
+                    ChildIo::default(),
                 );
                 match pid {
                     Ok(pid) => h.join().map(|m| m.map(|m| (pid, m))).unwrap_or_else(|_| {
@@ -363,14 +363,14 @@ impl Engine {
                     // stdin stays open until it exits.
                     streams.set_stdin(Some(w));
                 }
-                std::process::Stdio::from(in_r)
+                Some(in_r)
             } else {
-                std::process::Stdio::null()
+                None
             };
-            let io = ProcessIo {
+            let io = ChildIo {
                 stdin,
-                stdout: out_w.into(),
-                stderr: err_w.into(),
+                stdout: Some(out_w),
+                stderr: Some(err_w),
             };
             let pid = create(runtime, c.id(), &bundle, None, io)?;
             let s2 = streams.clone();
@@ -400,16 +400,16 @@ impl Engine {
 /// the runtime does may be reaped by the runtime and its status lost. A stale state
 /// left by a crash between a run and its delete is cleared once first.
 fn create(
-    runtime: &OciRuntime,
+    runtime: &Runtime,
     id: &str,
     bundle: &std::path::Path,
     console: Option<&std::path::Path>,
-    io: ProcessIo,
+    io: ChildIo,
 ) -> Result<i32, RuntimeError> {
-    if runtime.root().join(id).exists() {
+    if runtime.has_state(id) {
         let _ = runtime.delete(id, true);
     }
-    runtime.create_with_pid(id, bundle, console, io)
+    runtime.create(id, bundle, console, io)
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {

@@ -51,7 +51,7 @@ impl Engine {
             // Only when the runtime still has state for it (its monitor deletes it on
             // a normal exit): one runtime invocation saved per `--rm`.
             if let Ok(rt) = self.runtime(&cfg.runtime) {
-                if rt.root().join(id).exists() {
+                if rt.has_state(id) {
                     let _ = rt.delete(id, true);
                 }
             }

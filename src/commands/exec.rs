@@ -1,0 +1,113 @@
+//! `exec`: a command in a running container, with the caller's streams (or a
+//! terminal relayed to the caller's), and Docker's exit statuses.
+
+use std::io::{IsTerminal, Write};
+
+use kujira_engine::container::exec::ExecRequest;
+use kujira_engine::Engine;
+
+use super::terminal::{relay as relay_terminal, RawTerminal};
+use crate::cli::ExecArgs;
+use crate::error::CliError;
+
+/// A process that could not be started: Docker's wording and status (127 for a
+/// command that is not there, 126 for one that cannot be run).
+fn spawn_error(e: &std::io::Error, cmd: &[String]) -> CliError {
+    let name = cmd.first().map(String::as_str).unwrap_or_default();
+    let (code, what) = match e.kind() {
+        std::io::ErrorKind::NotFound if !name.contains('/') => {
+            (127, "executable file not found in $PATH".to_string())
+        }
+        std::io::ErrorKind::NotFound => (127, "no such file or directory".to_string()),
+        std::io::ErrorKind::PermissionDenied => (126, "permission denied".to_string()),
+        _ => (126, e.to_string()),
+    };
+    CliError::new(
+        code,
+        format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{name}\": {what}: unknown"
+        ),
+    )
+}
+
+pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
+    let (name, cmd) = args
+        .container_and_command
+        .split_first()
+        .ok_or_else(|| CliError::new(1, "kujira: 'exec' requires at least 2 arguments"))?;
+    let c = engine.find_container(name)?;
+    let mut env = Vec::new();
+    for f in &args.env_file {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| CliError::new(1, format!("open {f}: {e}")))?;
+        env.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    env.extend(args.env.iter().cloned());
+    let req = ExecRequest {
+        cmd: cmd.to_vec(),
+        tty: args.tty,
+        detach: args.detach,
+        env,
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        privileged: args.privileged,
+    };
+    let mut command = engine.exec_command(&c, &req)?;
+    let relay = command.relays_terminal();
+    if !args.interactive {
+        command.command_mut().stdin(std::process::Stdio::null());
+    }
+    // Without a terminal, stderr passes through a pipe so that the runtime's own
+    // failure (a missing command) can be told apart and given Docker's status.
+    if !args.tty {
+        command.command_mut().stderr(std::process::Stdio::piped());
+    }
+    let _raw =
+        (relay && args.interactive && std::io::stdin().is_terminal()).then(RawTerminal::enter);
+    let (mut child, master) = command.spawn().map_err(|e| spawn_error(&e, cmd))?;
+    if args.detach {
+        return Ok(());
+    }
+    if let Some(master) = master {
+        relay_terminal(master, args.interactive);
+    }
+    let tail = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut last = Vec::new();
+            let mut buf = [0u8; 8192];
+            let mut out = std::io::stderr();
+            while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = out.write_all(&buf[..n]);
+                last.extend_from_slice(&buf[..n]);
+                let excess = last.len().saturating_sub(4096);
+                last.drain(..excess);
+            }
+            String::from_utf8_lossy(&last).into_owned()
+        })
+    });
+    let status = child
+        .wait()
+        .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
+    let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
+    let mut code = kujira_runtime::oci_runtime::exit_code(status);
+    if code == 255 {
+        let t = tail.to_lowercase();
+        if t.contains("executable file") && t.contains("not found") {
+            code = 127;
+        } else if t.contains("permission denied") {
+            code = 126;
+        }
+    }
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::silent(code))
+    }
+}
