@@ -194,16 +194,10 @@ pub fn run(engine: &Engine, args: &RunArgs) -> Result<(), CliError> {
 /// Waits for an attached monitor, forwarding signals to it (it forwards them to the
 /// container); its exit status is the container's.
 fn wait_attached(started: Started, sig_proxy: bool) -> i32 {
-    let Some(mut child) = started.monitor else {
-        return 0;
-    };
-    if sig_proxy {
+    if let (true, Some(child)) = (sig_proxy, started.monitor.as_ref()) {
         relay_to(child.id() as i32);
     }
-    match child.wait() {
-        Ok(st) => kujira_runtime::oci_runtime::exit_code(st),
-        Err(_) => 125,
-    }
+    started.wait()
 }
 
 static MONITOR_PID: AtomicI32 = AtomicI32::new(0);

@@ -35,6 +35,13 @@ impl Runtime {
         }
     }
 
+    /// Prepares this process for a container start that follows soon.
+    pub fn warm_up(&self) {
+        if let Runtime::Embedded(e) = self {
+            e.warm_up();
+        }
+    }
+
     /// Whether the runtime still has state for `id` (left by a crash between a
     /// create and its delete).
     pub fn has_state(&self, id: &str) -> bool {

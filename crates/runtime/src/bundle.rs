@@ -68,7 +68,7 @@ impl Bundle {
         work: &Path,
         spec: &Spec,
     ) -> Result<Bundle, RuntimeError> {
-        let bundle = Bundle::mount(dir, lowers, upper, work)?;
+        let bundle = Bundle::mount(dir, lowers, upper, work, false)?;
         if let Err(e) = bundle.write_config(spec) {
             let _ = bundle.unmount();
             return Err(e);
@@ -90,12 +90,16 @@ impl Bundle {
     }
 
     /// Mounts `dir/rootfs` as an overlay of `lowers` (topmost first) with `upper` and
-    /// `work`; a rootfs already mounted is left as it is.
+    /// `work`; a rootfs already mounted is left as it is. `volatile`: the overlay
+    /// never flushes its upper layer (no sync at unmount), for a container whose
+    /// layer is thrown away when it exits (`--rm`); after a crash such a layer is
+    /// unusable, which for a thrown-away layer does not matter.
     pub fn mount(
         dir: &Path,
         lowers: &[PathBuf],
         upper: &Path,
         work: &Path,
+        volatile: bool,
     ) -> Result<Bundle, RuntimeError> {
         if lowers.is_empty() {
             return Err(RuntimeError::InvalidOption {
@@ -121,7 +125,10 @@ impl Bundle {
         let rootfs = &bundle.rootfs;
         let join = |ls: Vec<String>| ls.join(":");
         let absolute = join(lowers.iter().map(|l| l.display().to_string()).collect());
-        let tail = format!(",upperdir={},workdir={}", upper.display(), work.display());
+        let mut tail = format!(",upperdir={},workdir={}", upper.display(), work.display());
+        if volatile {
+            tail.push_str(",volatile");
+        }
         let data = format!("lowerdir={absolute}{tail}");
         if data.len() < page_size() {
             mount_overlay(rootfs, &data, None)?;

@@ -36,15 +36,51 @@ pub struct SyncMessage {
     pub message: String,
 }
 
+/// The starter's pipe: one line when the container has started (or failed to), and
+/// for an attached starter a last one with the exit status once the container is
+/// gone, sent before the monitor tidies up so that `run` need not wait for that.
 struct SyncPipe(Option<File>);
 
 impl SyncPipe {
     fn send(&mut self, msg: SyncMessage) {
-        if let Some(mut f) = self.0.take() {
+        if let Some(f) = self.0.as_mut() {
             if let Ok(mut line) = serde_json::to_vec(&msg) {
                 line.push(b'\n');
+                // A detached starter has gone: nobody reads, and that is fine.
                 let _ = f.write_all(&line);
             }
+        }
+    }
+
+    /// Reports the exit status and closes the pipe, after this process's stdio (the
+    /// attached caller's) is let go, so the caller's output ends here too.
+    fn finish(&mut self, code: i32) {
+        if self.0.is_none() {
+            return;
+        }
+        release_stdio();
+        self.send(SyncMessage {
+            ok: true,
+            code,
+            message: EXITED.into(),
+        });
+        self.0 = None;
+    }
+}
+
+/// The message of the last line on the sync pipe.
+pub const EXITED: &str = "exited";
+
+/// Points stdin, stdout and stderr at `/dev/null`.
+fn release_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
         }
     }
 }
@@ -228,8 +264,14 @@ impl Engine {
         streams.close_clients();
         let _ = std::fs::remove_file(&attach_path);
         let _ = bundle.unmount();
-        if c.config.auto_remove {
-            let _ = self.delete_container_files(c.id(), true);
+        let away = if c.config.auto_remove {
+            self.unlist_container(c.id(), true).ok().flatten()
+        } else {
+            None
+        };
+        sync.finish(code);
+        if let Some(away) = away {
+            let _ = kujira_store::tmp::remove_tree(&away);
         }
         Ok(code)
     }
@@ -269,8 +311,14 @@ impl Engine {
             .map(|d| self.store.layers.diff_dir(&d))
             .collect();
         lowers.insert(0, paths.init());
-        Bundle::mount(&paths.bundle(), &lowers, &paths.upper(), &paths.work())
-            .map_err(EngineError::Runtime)
+        Bundle::mount(
+            &paths.bundle(),
+            &lowers,
+            &paths.upper(),
+            &paths.work(),
+            c.config.auto_remove,
+        )
+        .map_err(EngineError::Runtime)
     }
 
     /// One run of the container's process: its streams set up, `create` and `start`.

@@ -42,6 +42,20 @@ impl Engine {
         id: &str,
         volumes: bool,
     ) -> Result<(), EngineError> {
+        if let Some(away) = self.unlist_container(id, volumes)? {
+            let _ = kujira_store::tmp::remove_tree(&away);
+        }
+        Ok(())
+    }
+
+    /// [`Engine::delete_container_files`] but the deletion of the directory tree,
+    /// which is left for the caller: the directory is renamed into the scratch area
+    /// and its path returned. Once this returns the container is gone for everyone.
+    pub(crate) fn unlist_container(
+        &self,
+        id: &str,
+        volumes: bool,
+    ) -> Result<Option<std::path::PathBuf>, EngineError> {
         let paths = self.container_paths(id);
         let row = self.store.meta.container(id)?;
         let config: Option<super::ContainerConfig> = row
@@ -59,12 +73,13 @@ impl Engine {
         kujira_runtime::Bundle::open(&paths.bundle())
             .unmount()
             .map_err(EngineError::Runtime)?;
+        let mut away = None;
         if paths.dir.exists() {
             // Renamed away first, so a half-deleted directory never looks like a container.
-            let away = self.store.tmp.path("deleted-container")?;
-            std::fs::rename(&paths.dir, &away)
+            let to = self.store.tmp.path("deleted-container")?;
+            std::fs::rename(&paths.dir, &to)
                 .map_err(|e| EngineError::io(format!("removing {}", paths.dir.display()), e))?;
-            let _ = kujira_store::tmp::remove_tree(&away);
+            away = Some(to);
         }
         self.store.meta.delete_container(id)?;
         if volumes {
@@ -77,7 +92,7 @@ impl Engine {
                 }
             }
         }
-        Ok(())
+        Ok(away)
     }
 
     /// `container prune`: every stopped container; the IDs removed and the bytes of

@@ -2,7 +2,6 @@
 //! `container-monitor` command) in a session of its own, and waits on a sync pipe until
 //! the container runs or has failed to.
 
-use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -24,6 +23,32 @@ pub enum Attach {
 /// container's.
 pub struct Started {
     pub monitor: Option<Child>,
+    /// The monitor's report of the container's exit (attached starts).
+    sync: Option<std::io::BufReader<std::fs::File>>,
+}
+
+impl Started {
+    /// Waits for an attached container to be gone (and, with `--rm`, removed); its
+    /// exit status. The monitor says so before it tidies up and exits.
+    pub fn wait(self) -> i32 {
+        let Some(mut child) = self.monitor else {
+            return 0;
+        };
+        if let Some(mut sync) = self.sync {
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut sync, &mut line).is_ok() {
+                if let Ok(m) = serde_json::from_str::<SyncMessage>(line.trim()) {
+                    if m.message == super::monitor::EXITED {
+                        return m.code;
+                    }
+                }
+            }
+        }
+        match child.wait() {
+            Ok(st) => kujira_runtime::oci_runtime::exit_code(st),
+            Err(_) => 125,
+        }
+    }
 }
 
 /// The binary that runs monitors: this executable, unless `KUJIRA_MONITOR_BIN` says
@@ -39,10 +64,16 @@ impl Engine {
     /// Starts a created or exited container. Starting a running one does nothing.
     pub fn start_container(&self, c: &Container, attach: Attach) -> Result<Started, EngineError> {
         if c.is_running() {
-            return Ok(Started { monitor: None });
+            return Ok(Started {
+                monitor: None,
+                sync: None,
+            });
         }
         self.store.meta.set_stop_requested(c.id(), false)?;
-        let (mut reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        if let Ok(rt) = self.runtime(&c.config.runtime) {
+            rt.warm_up();
+        }
+        let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map(|(r, w)| (std::fs::File::from(r), w))
             .map_err(|e| EngineError::io("creating the sync pipe", e.into()))?;
         let mut cmd = Command::new(monitor_exe()?);
@@ -76,8 +107,9 @@ impl Engine {
             .spawn()
             .map_err(|e| EngineError::io("starting the container's monitor", e))?;
         drop(writer);
+        let mut reader = std::io::BufReader::new(reader);
         let mut text = String::new();
-        let _ = reader.read_to_string(&mut text);
+        let _ = std::io::BufRead::read_line(&mut reader, &mut text);
         let msg: Option<SyncMessage> = serde_json::from_str(text.trim()).ok();
         match msg {
             Some(m) if m.ok => {}
@@ -99,11 +131,15 @@ impl Engine {
         if attach == Attach::Inherit {
             Ok(Started {
                 monitor: Some(child),
+                sync: Some(reader),
             })
         } else {
             // The monitor lives on in its own session; it is not waited for.
             drop(child);
-            Ok(Started { monitor: None })
+            Ok(Started {
+                monitor: None,
+                sync: None,
+            })
         }
     }
 }

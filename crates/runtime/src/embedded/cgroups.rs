@@ -95,6 +95,45 @@ fn v1_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     out
 }
 
+/// Starts, in the background, the RCU grace period that the first move of a process
+/// between cgroups waits for (the kernel's cgroup migration lock switches its readers
+/// to a slow path first, and stays switched for a grace period after the last
+/// mover). Moving this process into the cgroup it is already in changes nothing but
+/// starts the wait now, so that the container's init, moved a few milliseconds later,
+/// finds the lock ready — ≈ 10 ms saved per start on these machines. Best effort.
+pub(crate) fn warm_up_migration() {
+    let Some(target) = own_cgroup_procs() else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::fs::write(target, std::process::id().to_string());
+    });
+}
+
+/// The `cgroup.procs` of this process's own cgroup in one hierarchy.
+fn own_cgroup_procs() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let dir = match layout() {
+        CgroupLayout::V2 => {
+            let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+            Path::new(CGROUP_ROOT).join(rel.trim_start_matches('/'))
+        }
+        CgroupLayout::V1(hierarchies) => {
+            let h = hierarchies
+                .iter()
+                .find(|h| h.controllers.iter().any(|c| c == "pids"))?;
+            let rel = text.lines().find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                ctrls.split(',').any(|c| c == "pids").then_some(path)
+            })?;
+            h.mount.join(rel.trim_start_matches('/'))
+        }
+    };
+    let procs = dir.join("cgroup.procs");
+    procs.exists().then_some(procs)
+}
+
 fn write(dir: &Path, file: &str, value: &str) -> Result<(), RuntimeError> {
     let path = dir.join(file);
     std::fs::write(&path, value).map_err(|e| RuntimeError::io("writing", path, e))

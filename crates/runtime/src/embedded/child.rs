@@ -2,11 +2,15 @@
 //! keeps to system calls on memory prepared before the fork (glibc's `fork` leaves
 //! `malloc` usable, which the few formatted error messages rely on).
 //!
-//! Two processes: the first child joins the cgroups, unshares the namespaces, forks
-//! the container's init (pid 1 of the new pid namespace), reports its pid and exits,
-//! so that the init is re-parented to the monitor (a child subreaper). The init sets
-//! up the root filesystem, becomes the container's user, reports that it is ready,
-//! waits for `start` and executes the container's command.
+//! Two processes: the first child unshares the namespaces, forks the container's init
+//! (pid 1 of the new pid namespace), reports its pid and exits, so that the init is
+//! re-parented to the monitor (a child subreaper). The parent then moves the init into
+//! the container's cgroups while the init makes its mounts: on cgroup v1 the first
+//! move waits for an RCU grace period (often ≈ 10 ms here), which is thus spent in
+//! parallel. The init waits for that (`C` on its control pipe) only before it needs
+//! it — its cgroup namespace and the mounts of `/sys/fs/cgroup` — then sets up the
+//! rest of the root filesystem, becomes the container's user, reports that it is
+//! ready, waits for `start` (`S`) and executes the container's command.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
@@ -37,14 +41,16 @@ pub(crate) struct ChildFds {
     pub stdio: [RawFd; 3],
     /// Messages to the parent: `P` + pid, `R` (ready), `E` + errno + text.
     pub sync: RawFd,
-    /// Read end; one byte means start, end of file means give up.
-    pub start: RawFd,
-    pub procs: Vec<RawFd>,
+    /// Read end: `C` once the init is in its cgroups, then `S` to start; end of file
+    /// means give up.
+    pub control: RawFd,
 }
 
 pub(crate) const MSG_PID: u8 = b'P';
 pub(crate) const MSG_READY: u8 = b'R';
 pub(crate) const MSG_ERROR: u8 = b'E';
+pub(crate) const CTL_CGROUPS: u8 = b'C';
+pub(crate) const CTL_START: u8 = b'S';
 
 fn send(fd: RawFd, bytes: &[u8]) {
     // SAFETY: writing a buffer we own.
@@ -64,15 +70,10 @@ pub(crate) fn send_error(fd: RawFd, f: &Fail) {
 pub(crate) fn intermediate(plan: &InitPlan, fds: &ChildFds) -> ! {
     let r = (|| -> Step<libc::pid_t> {
         reset_signals();
-        for fd in &fds.procs {
-            // SAFETY: writing a literal to a descriptor the parent opened.
-            let rc = unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) };
-            check(rc as libc::c_long, || {
-                "joining the container's cgroup".into()
-            })?;
-        }
+        // The cgroup namespace comes later, once the init is in its cgroups.
+        let flags = plan.namespaces & !libc::CLONE_NEWCGROUP;
         // SAFETY: unshare with flags.
-        check(unsafe { libc::unshare(plan.namespaces) } as _, || {
+        check(unsafe { libc::unshare(flags) } as _, || {
             "creating the namespaces".into()
         })?;
         if plan.namespaces & libc::CLONE_NEWNET != 0 {
@@ -600,7 +601,33 @@ fn setup(plan: &InitPlan, fds: &ChildFds) -> Step<std::convert::Infallible> {
         } as _,
         || "opening the rootfs".into(),
     )? as RawFd;
-    for m in &plan.mounts {
+    // Mounts that need the cgroup namespace (and any inside them) wait for it.
+    let cgroup_dests: Vec<&[u8]> = plan
+        .mounts
+        .iter()
+        .filter(|m| matches!(m.kind, MountKind::CgroupV1(_) | MountKind::CgroupV2))
+        .map(|m| m.target.to_bytes())
+        .collect();
+    let needs_cgroup = |m: &MountStep| {
+        let t = m.target.to_bytes();
+        cgroup_dests
+            .iter()
+            .any(|d| t == *d || (t.starts_with(d) && t.get(d.len()) == Some(&b'/')))
+    };
+    for m in plan.mounts.iter().filter(|m| !needs_cgroup(m)) {
+        do_mount(rootfd, m)?;
+    }
+    if !wait_for(fds.control, CTL_CGROUPS) {
+        // SAFETY: leaving the forked child: the monitor gave up.
+        unsafe { libc::_exit(0) };
+    }
+    if plan.namespaces & libc::CLONE_NEWCGROUP != 0 {
+        // SAFETY: unshare with a flag.
+        check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } as _, || {
+            "creating the cgroup namespace".into()
+        })?;
+    }
+    for m in plan.mounts.iter().filter(|m| needs_cgroup(m)) {
         do_mount(rootfd, m)?;
     }
     if plan.terminal {
@@ -646,16 +673,25 @@ fn setup(plan: &InitPlan, fds: &ChildFds) -> Step<std::convert::Infallible> {
         )?;
     }
     send(fds.sync, &[MSG_READY]);
-    let mut byte = 0u8;
-    // SAFETY: reading one byte into our own buffer.
-    let n = unsafe { libc::read(fds.start, (&mut byte as *mut u8).cast(), 1) };
-    if n != 1 {
-        // The monitor gave up on the container.
-        // SAFETY: leaving the forked child.
+    if !wait_for(fds.control, CTL_START) {
+        // SAFETY: leaving the forked child: the monitor gave up.
         unsafe { libc::_exit(0) };
     }
-    close(fds.start);
+    close(fds.control);
     Err(exec(&plan.process))
+}
+
+/// Reads the next control byte; false unless it is `want`.
+fn wait_for(fd: RawFd, want: u8) -> bool {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: reading one byte into our own buffer.
+        let n = unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) };
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        return n == 1 && byte == want;
+    }
 }
 
 /// Limits, user, groups, capabilities, no_new_privs and seccomp, in the order that

@@ -155,6 +155,12 @@ impl Embedded {
         (state.pid > 0 && start_time(state.pid) == Some(state.start_time)).then_some(state.pid)
     }
 
+    /// Prepares this process for a container start that follows soon (see
+    /// [`cgroups::warm_up_migration`]); call it as early as possible.
+    pub fn warm_up(&self) {
+        cgroups::warm_up_migration();
+    }
+
     /// Whether there is state for `id` (a container created and not deleted).
     pub fn has_state(&self, id: &str) -> bool {
         self.root.join(id).exists()
@@ -221,7 +227,7 @@ impl Embedded {
                 .map_err(|e| RuntimeError::io("creating a pipe for", id, e.into()))
         };
         let (sync_r, sync_w) = pipe()?;
-        let (start_r, start_w) = pipe()?;
+        let (control_r, control_w) = pipe()?;
         let procs = cg.procs()?;
         let null = File::options()
             .read(true)
@@ -232,8 +238,7 @@ impl Embedded {
         let fds = child::ChildFds {
             stdio: [fd(&io.stdin), fd(&io.stdout), fd(&io.stderr)],
             sync: sync_w.as_raw_fd(),
-            start: start_r.as_raw_fd(),
-            procs: procs.iter().map(|f| f.as_raw_fd()).collect(),
+            control: control_r.as_raw_fd(),
         };
         // SAFETY: the child only runs `child::intermediate`, which keeps to system
         // calls and memory prepared here, and never returns.
@@ -248,7 +253,8 @@ impl Embedded {
         if first == 0 {
             child::intermediate(plan, &fds);
         }
-        drop((sync_w, start_r, procs, io, null));
+        drop((sync_w, control_r, io, null));
+        let mut control = File::from(control_w);
         let mut sync = File::from(sync_r);
         let mut pid = None;
         let mut error = None;
@@ -264,7 +270,12 @@ impl Embedded {
                     if sync.read_exact(&mut b).is_err() {
                         break;
                     }
-                    pid = Some(i32::from_le_bytes(b));
+                    let p = i32::from_le_bytes(b);
+                    pid = Some(p);
+                    if let Err(e) = join_cgroups(&procs, p, &mut control) {
+                        error = Some(e);
+                        break;
+                    }
                 }
                 child::MSG_READY => ready = true,
                 child::MSG_ERROR => {
@@ -288,7 +299,7 @@ impl Embedded {
             Some(p) if ready => Ok((
                 p,
                 Pending {
-                    start: start_w,
+                    start: control.into(),
                     sync,
                 },
             )),
@@ -315,7 +326,7 @@ impl Embedded {
             })?;
         let Pending { start, mut sync } = pending.0;
         let mut start = File::from(start);
-        std::io::Write::write_all(&mut start, b"S")
+        std::io::Write::write_all(&mut start, &[child::CTL_START])
             .map_err(|e| failed("start", format!("the container's init is gone: {e}")))?;
         drop(start);
         let mut kind = [0u8; 1];
@@ -378,6 +389,19 @@ impl Embedded {
         })?;
         exec::command(pid, &spec, &state.cgroups, opts, &self.root.join("seccomp"))
     }
+}
+
+/// Moves `pid` into the container's cgroups and tells it so.
+fn join_cgroups(procs: &[File], pid: i32, control: &mut File) -> Result<(), String> {
+    use std::io::Write;
+    let text = pid.to_string();
+    for mut f in procs {
+        f.write_all(text.as_bytes())
+            .map_err(|e| format!("joining the container's cgroups: {e}"))?;
+    }
+    control
+        .write_all(&[child::CTL_CGROUPS])
+        .map_err(|e| format!("the container's init is gone: {e}"))
 }
 
 fn read_error(sync: &mut File) -> String {

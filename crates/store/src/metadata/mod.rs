@@ -26,6 +26,13 @@ impl Metadata {
         conn.busy_timeout(Duration::from_secs(60))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // No checkpoint when a process closes its connection: every kujira command
+        // would otherwise pay two flushes and a WAL rewrite on exit. SQLite still
+        // checkpoints as the WAL grows, and a WAL left behind is replayed on open.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         schema::migrate(&conn)?;
         Ok(Metadata { conn })
     }
