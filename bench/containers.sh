@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Benchmark: starting containers. `kujira run --rm busybox true` against the floor
-# (`crun run` of a prepared bundle: the very config.json and overlay rootfs kujira
-# made), runc on the same bundle, and `podman run --rm` where installed; `exec`
-# against the `crun exec` floor and `podman exec`; then 50 containers started at
-# once. Prints hyperfine tables; no assertions.
+# Benchmark: starting containers. `kujira run --rm busybox true` (kujira's built-in
+# runtime, and with --runtime crun) against the floor (`crun run` of a prepared
+# bundle: the very config.json and overlay rootfs kujira made), runc on the same
+# bundle, and `podman run --rm` where installed; `exec` against the `crun exec` floor
+# and `podman exec`; then 50 containers started at once. Prints hyperfine tables; no
+# assertions.
 # Usage: bench/containers.sh [path/to/kujira]   (builds the release binary if not given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,8 @@ graph() { "$KUJIRA" inspect -f "{{.GraphDriver.Data.$1}}" "$id"; }
 mount -t overlay overlay -o "lowerdir=$(graph LowerDir),upperdir=$(graph UpperDir),workdir=$(graph WorkDir)" "$bundle/rootfs"
 floor_crun="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/crun-state run --bundle $bundle floor-\$\$'"
 floor_runc="runc --root $work/runc-state run --bundle $bundle floor-runc"
-cmds=("$floor_crun" "$floor_runc" "$KUJIRA run --rm busybox true" "$KUJIRA run --rm --network none busybox true")
+cmds=("$floor_crun" "$floor_runc" "$KUJIRA run --rm busybox true" "$KUJIRA run --rm --network none busybox true"
+      "$KUJIRA run --rm --runtime crun busybox true")
 
 PODMAN=()
 if command -v podman >/dev/null; then
@@ -53,10 +55,12 @@ cat "$work/run.md"
 umount "$bundle/rootfs"
 "$KUJIRA" rm "$id" >/dev/null
 
-# exec into a running container.
+# exec into a running container: the floor is `crun exec` into one kujira started
+# with crun.
 "$KUJIRA" run -d --name target busybox sleep 100000 >/dev/null
-cmds=("crun --root /run/kujira/runtime/crun exec $("$KUJIRA" inspect -f '{{.Id}}' target) true"
-      "$KUJIRA exec target true")
+"$KUJIRA" run -d --runtime crun --name target-crun busybox sleep 100000 >/dev/null
+cmds=("crun --root /run/kujira/runtime/crun exec $("$KUJIRA" inspect -f '{{.Id}}' target-crun) true"
+      "$KUJIRA exec target true" "$KUJIRA exec target-crun true")
 if [[ ${#PODMAN[@]} -gt 0 ]]; then
     "${PODMAN[@]}" run -d $UL --name target busybox sleep 100000 >/dev/null
     cmds+=("${PODMAN[*]} exec target true")
@@ -65,7 +69,7 @@ fi
 cmds[0]="unshare -m sh -c 'mount --make-rslave / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec ${cmds[0]}'"
 hyperfine -N --output=null --warmup 3 --min-runs "$RUNS" --export-markdown "$work/exec.md" "${cmds[@]}" >&2
 cat "$work/exec.md"
-"$KUJIRA" rm -f target >/dev/null
+"$KUJIRA" rm -f target target-crun >/dev/null
 
 # 50 containers started at once.
 start=$(date +%s%N)

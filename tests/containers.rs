@@ -213,11 +213,27 @@ fn exec_runs_in_the_container_with_its_options() {
         &inspect(&k, "{{.Id}}", "box")[..12]
     );
     k.fails(["exec", "box", "sh", "-c", "exit 4"], 4);
-    let out = k.run(["exec", "box", "no-such-command"]);
-    assert!(
-        matches!(out.status.code(), Some(126) | Some(127)),
-        "{out:?}"
-    );
+    let err = k.fails(["exec", "box", "no-such-command"], 127);
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+    // The exec'd process is in the container's cgroups (its cgroup namespace's root).
+    let cg = k.ok(["exec", "box", "cat", "/proc/self/cgroup"]);
+    assert!(cg.lines().all(|l| l.ends_with(":/")), "{cg}");
+    // Detached: back at once, the command runs on.
+    k.ok([
+        "exec",
+        "-d",
+        "box",
+        "sh",
+        "-c",
+        "sleep 0.3; echo later > /tmp/d",
+    ]);
+    assert!(k.run(["exec", "box", "cat", "/tmp/d"]).status.code() != Some(0));
+    wait_until("the detached exec finishes", SECS, || {
+        k.run(["exec", "box", "cat", "/tmp/d"]).stdout == b"later\n"
+    });
+    // With a terminal of its own in the container's devpts.
+    let tty = k.ok(["exec", "-t", "box", "busybox", "tty"]);
+    assert!(tty.starts_with("/dev/pts/"), "{tty:?}");
     let top = k.ok(["top", "box"]);
     assert!(top.contains("sleep 1000"), "{top}");
     k.ok(["stop", "-t", "0", "box"]);

@@ -58,18 +58,25 @@ pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
     };
     let mut command = engine.exec_command(&c, &req)?;
     let relay = command.relays_terminal();
-    if !args.interactive {
+    let direct = command.is_direct();
+    if !args.interactive && !relay {
         command.command_mut().stdin(std::process::Stdio::null());
     }
-    // Without a terminal, stderr passes through a pipe so that the runtime's own
-    // failure (a missing command) can be told apart and given Docker's status.
-    if !args.tty {
+    if args.detach && direct {
+        // Detached, the process keeps none of the caller's streams.
+        let c = command.command_mut();
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    } else if !args.tty {
+        // Without a terminal, stderr passes through a pipe so that the runtime's own
+        // failure (a missing command) can be told apart and given Docker's status.
         command.command_mut().stderr(std::process::Stdio::piped());
     }
     let _raw =
         (relay && args.interactive && std::io::stdin().is_terminal()).then(RawTerminal::enter);
     let (mut child, master) = command.spawn().map_err(|e| spawn_error(&e, cmd))?;
-    if args.detach {
+    if args.detach && direct {
         return Ok(());
     }
     if let Some(master) = master {

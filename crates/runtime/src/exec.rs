@@ -41,6 +41,12 @@ impl ExecCommand {
         &mut self.command
     }
 
+    /// Whether this spawns the process itself (the built-in runtime) rather than a
+    /// runtime binary that starts it.
+    pub fn is_direct(&self) -> bool {
+        self.pid_ns.is_some()
+    }
+
     /// Whether the caller must relay a terminal (see [`ExecCommand::spawn`]).
     pub fn relays_terminal(&self) -> bool {
         self.master.is_some()

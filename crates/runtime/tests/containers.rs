@@ -1,11 +1,13 @@
-//! Containers run by real OCI runtimes (runc and crun) on the real kernel, from a
-//! busybox rootfs on an overlay, with specs from `build_spec`. Needs root.
+//! Containers run by kujira's built-in runtime and by real OCI runtimes (runc and
+//! crun) on the real kernel, from a busybox rootfs on an overlay, with specs from
+//! `build_spec`. Needs root.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use kujira_runtime::{
-    build_spec, Bundle, CgroupMode, HostFacts, ImageRunConfig, OciRuntime, ProcessIo, RunOptions,
+    build_spec, Bundle, CgroupMode, ChildIo, Embedded, HostFacts, ImageRunConfig, OciRuntime,
+    ProcessIo, RunOptions, Runtime,
 };
 
 const APPLETS: &[&str] = &[
@@ -32,23 +34,40 @@ fn busybox_layer(dir: &Path) {
 
 struct Container {
     tmp: tempfile::TempDir,
-    runtime: OciRuntime,
+    runtime: Runtime,
     id: String,
     bundle: Option<Bundle>,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-fn runtime(name: &str) -> OciRuntime {
-    OciRuntime::find(name)
-        .unwrap_or_else(|| panic!("{name} is not installed (scripts/install-deps.sh)"))
+fn runtime(name: &str, state: PathBuf) -> Runtime {
+    if name == kujira_runtime::embedded::NAME {
+        return Runtime::Embedded(Embedded::new().with_root(state));
+    }
+    let rt = OciRuntime::find(name)
+        .unwrap_or_else(|| panic!("{name} is not installed (scripts/install-deps.sh)"));
+    Runtime::Oci(rt.with_root(state))
+}
+
+fn oci(rt: &Runtime) -> &OciRuntime {
+    match rt {
+        Runtime::Oci(o) => o,
+        Runtime::Embedded(_) => panic!("not an OCI runtime binary"),
+    }
 }
 
 impl Container {
     fn new(runtime_name: &str, opts: RunOptions) -> Container {
+        Container::with_layer(runtime_name, opts, |_| {})
+    }
+
+    /// A container whose busybox layer `shape` changes first.
+    fn with_layer(runtime_name: &str, opts: RunOptions, shape: impl FnOnce(&Path)) -> Container {
         let tmp = tempfile::tempdir().unwrap();
         let lower = tmp.path().join("layer");
         busybox_layer(&lower);
+        shape(&lower);
         let id = format!(
             "kujira-test-{}-{}-{}",
             runtime_name,
@@ -74,7 +93,7 @@ impl Container {
             &spec,
         )
         .unwrap();
-        let runtime = runtime(runtime_name).with_root(tmp.path().join("state"));
+        let runtime = runtime(runtime_name, tmp.path().join("state"));
         Container {
             tmp,
             runtime,
@@ -95,13 +114,29 @@ impl Container {
     fn run(&self) -> (i32, String) {
         let out = self.tmp.path().join("stdout");
         let err = self.tmp.path().join("stderr");
-        let io = ProcessIo {
-            stdin: std::process::Stdio::null(),
-            stdout: std::fs::File::create(&out).unwrap().into(),
-            stderr: std::fs::File::create(&err).unwrap().into(),
-        };
         let bundle = self.bundle.as_ref().unwrap().dir().to_path_buf();
-        let code = self.runtime.run_with_io(&self.id, &bundle, io).unwrap();
+        let (stdout, stderr) = (
+            std::fs::File::create(&out).unwrap(),
+            std::fs::File::create(&err).unwrap(),
+        );
+        let code = match &self.runtime {
+            Runtime::Oci(rt) => {
+                let io = ProcessIo {
+                    stdin: std::process::Stdio::null(),
+                    stdout: stdout.into(),
+                    stderr: stderr.into(),
+                };
+                rt.run_with_io(&self.id, &bundle, io).unwrap()
+            }
+            Runtime::Embedded(e) => {
+                let io = ChildIo {
+                    stdin: None,
+                    stdout: Some(stdout.into()),
+                    stderr: Some(stderr.into()),
+                };
+                e.run(&self.id, &bundle, io).unwrap()
+            }
+        };
         let stderr = std::fs::read_to_string(&err).unwrap_or_default();
         if !stderr.is_empty() {
             eprintln!("{} stderr: {stderr}", self.id);
@@ -127,15 +162,16 @@ fn cmd(args: &[&str]) -> RunOptions {
     }
 }
 
-fn both(test: impl Fn(&str)) {
-    for rt in ["runc", "crun"] {
+/// Each runtime kujira runs containers with: its own, runc and crun.
+fn every(test: impl Fn(&str)) {
+    for rt in [kujira_runtime::embedded::NAME, "runc", "crun"] {
         test(rt);
     }
 }
 
 #[test]
 fn exit_codes() {
-    both(|rt| {
+    every(|rt| {
         assert_eq!(Container::new(rt, cmd(&["true"])).run().0, 0, "{rt}");
         assert_eq!(
             Container::new(rt, cmd(&["sh", "-c", "exit 3"])).run().0,
@@ -147,7 +183,7 @@ fn exit_codes() {
 
 #[test]
 fn output_user_and_hostname() {
-    both(|rt| {
+    every(|rt| {
         let (code, out) = Container::new(rt, cmd(&["echo", "hello"])).run();
         assert_eq!((code, out.as_str()), (0, "hello\n"), "{rt}");
 
@@ -174,7 +210,7 @@ fn output_user_and_hostname() {
 
 #[test]
 fn writes_land_in_the_upper_dir() {
-    both(|rt| {
+    every(|rt| {
         let c = Container::new(
             rt,
             cmd(&[
@@ -201,7 +237,7 @@ fn writes_land_in_the_upper_dir() {
 
 #[test]
 fn proc_paths_are_protected() {
-    both(|rt| {
+    every(|rt| {
         // 'h' only prints help to the kernel log, should the write ever go through.
         let c = Container::new(
             rt,
@@ -225,7 +261,7 @@ fn memory_limit_applies() {
         CgroupMode::V2 => "/sys/fs/cgroup/memory.max",
         _ => "/sys/fs/cgroup/memory/memory.limit_in_bytes",
     };
-    both(|rt| {
+    every(|rt| {
         let opts = RunOptions {
             memory: Some(64 << 20),
             ..cmd(&["cat", file])
@@ -255,7 +291,7 @@ fn hard_limits(text: &str) -> Vec<(String, String)> {
 #[test]
 fn no_rlimit_set_unasked() {
     let host = std::fs::read_to_string("/proc/self/limits").unwrap();
-    both(|rt| {
+    every(|rt| {
         let (code, out) = Container::new(rt, cmd(&["cat", "/proc/self/limits"])).run();
         assert_eq!(code, 0, "{rt}");
         assert_eq!(hard_limits(&out), hard_limits(&host), "{rt}");
@@ -264,26 +300,149 @@ fn no_rlimit_set_unasked() {
 
 #[test]
 fn create_start_state_kill_delete() {
-    both(|rt| {
+    for rt in ["runc", "crun"] {
         let c = Container::new(rt, cmd(&["sh", "-c", "sleep 30"]));
         let bundle = c.bundle.as_ref().unwrap().dir().to_path_buf();
-        c.runtime.create(&c.id, &bundle, ProcessIo::null()).unwrap();
-        let st = c.runtime.state(&c.id).unwrap();
+        let r = oci(&c.runtime);
+        r.create(&c.id, &bundle, ProcessIo::null()).unwrap();
+        let st = r.state(&c.id).unwrap();
         assert_eq!(
             (st.id.as_str(), st.status.as_str()),
             (c.id.as_str(), "created"),
             "{rt}"
         );
         assert!(st.pid > 0);
-        c.runtime.start(&c.id).unwrap();
-        assert_eq!(c.runtime.state(&c.id).unwrap().status, "running", "{rt}");
-        c.runtime.kill(&c.id, "KILL").unwrap();
+        r.start(&c.id).unwrap();
+        assert_eq!(r.state(&c.id).unwrap().status, "running", "{rt}");
+        r.kill(&c.id, "KILL").unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while c.runtime.state(&c.id).unwrap().status != "stopped" {
+        while r.state(&c.id).unwrap().status != "stopped" {
             assert!(std::time::Instant::now() < deadline, "{rt}: never stopped");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        c.runtime.delete(&c.id, false).unwrap();
-        assert!(c.runtime.state(&c.id).is_err(), "{rt}");
-    });
+        r.delete(&c.id, false).unwrap();
+        assert!(r.state(&c.id).is_err(), "{rt}");
+    }
+}
+
+/// The built-in runtime's own lifecycle: created (waiting), started, paused and
+/// resumed through its freezer cgroup, exec'd into, killed, deleted with its cgroups.
+#[test]
+fn builtin_create_start_pause_exec_delete() {
+    let c = Container::new(
+        kujira_runtime::embedded::NAME,
+        cmd(&["sh", "-c", "echo $$ > /tmp/pid; sleep 30"]),
+    );
+    let Runtime::Embedded(e) = &c.runtime else {
+        unreachable!()
+    };
+    let bundle = c.bundle.as_ref().unwrap().dir().to_path_buf();
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let pid = e.create(&c.id, &bundle, None, ChildIo::default()).unwrap();
+    assert!(e.has_state(&c.id));
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cgroup.contains(&c.id),
+        "the init is in its cgroups: {cgroup}"
+    );
+    // Created, not started: the command has not run.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!c.upper().join("tmp/pid").exists());
+    e.start(&c.id).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !c.upper().join("tmp/pid").exists() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        std::fs::read_to_string(c.upper().join("tmp/pid"))
+            .unwrap()
+            .trim(),
+        "1",
+        "the command is pid 1 of its own namespace"
+    );
+    e.pause(&c.id).unwrap();
+    let state = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap()
+            .to_string()
+    };
+    let freezer = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/freezer/kujira/{}/freezer.state",
+        c.id
+    ));
+    if let Ok(f) = freezer {
+        assert_eq!(f.trim(), "FROZEN");
+    }
+    e.resume(&c.id).unwrap();
+    assert!(!state(pid).contains("(stopped)"));
+    let opts = kujira_runtime::ExecOptions {
+        args: vec![
+            "sh".into(),
+            "-c".into(),
+            "cat /tmp/pid; id -u; hostname".into(),
+        ],
+        env: vec!["PATH=/bin".into()],
+        user: Some("33:33".into()),
+        ..Default::default()
+    };
+    let mut exec = e.exec_command(&c.id, &opts).unwrap();
+    exec.command_mut().stdout(std::process::Stdio::piped());
+    let (child, _) = exec.spawn().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..2], ["1", "33"], "{text}");
+    assert_eq!(
+        lines[2],
+        &c.id[..12],
+        "exec is in the container's UTS namespace"
+    );
+    // SAFETY: kill with plain integers.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    e.delete(&c.id, false).unwrap();
+    assert!(!e.has_state(&c.id));
+    assert!(!Path::new(&format!("/sys/fs/cgroup/memory/kujira/{}", c.id)).exists());
+    assert!(e.exec_command(&c.id, &opts).is_err());
+}
+
+/// An image whose mount point is a symlink out of the rootfs: the mount lands inside
+/// it (or is refused), never on the host.
+#[test]
+fn mount_points_that_are_symlinks_stay_inside() {
+    for rt in [kujira_runtime::embedded::NAME, "crun"] {
+        let host = tempfile::tempdir().unwrap();
+        let target = host.path().join("victim");
+        std::fs::create_dir(&target).unwrap();
+        // The image's /dev points at the host directory.
+        let c = Container::with_layer(
+            rt,
+            cmd(&["sh", "-c", "[ -c /dev/null ] && echo ok"]),
+            |lower| {
+                std::fs::remove_dir(lower.join("dev")).unwrap();
+                std::os::unix::fs::symlink(&target, lower.join("dev")).unwrap();
+            },
+        );
+        let (code, out) = c.run();
+        if rt == kujira_runtime::embedded::NAME {
+            // kujira creates the mount point the symlink names, inside the rootfs.
+            assert_eq!((code, out.trim()), (0, "ok"), "{rt}");
+        }
+        // crun refuses such a mount point instead; either way the host is untouched.
+        assert_eq!(
+            std::fs::read_dir(&target).unwrap().count(),
+            0,
+            "{rt}: nothing was created or mounted in the host directory"
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(target.to_str().unwrap()), "{rt}");
+    }
 }

@@ -187,40 +187,32 @@ impl Cgroups {
                 self.freezer = Some(dir.clone());
             }
             let Some(res) = res else { continue };
-            if has("memory") {
-                if let Some(m) = res.memory() {
-                    if let Some(limit) = m.limit() {
-                        write(&dir, "memory.limit_in_bytes", &limit.to_string())?;
-                    }
-                    if let Some(swap) = m.swap() {
-                        write(&dir, "memory.memsw.limit_in_bytes", &swap.to_string())?;
-                    }
-                    if let Some(r) = m.reservation() {
-                        write(&dir, "memory.soft_limit_in_bytes", &r.to_string())?;
-                    }
-                }
+            let mut values: Vec<(&str, Option<String>)> = Vec::new();
+            if let (true, Some(m)) = (has("memory"), res.memory()) {
+                values.push(("memory.limit_in_bytes", m.limit().map(|v| v.to_string())));
+                values.push((
+                    "memory.memsw.limit_in_bytes",
+                    m.swap().map(|v| v.to_string()),
+                ));
+                values.push((
+                    "memory.soft_limit_in_bytes",
+                    m.reservation().map(|v| v.to_string()),
+                ));
             }
-            if has("cpu") {
-                if let Some(c) = res.cpu() {
-                    if let Some(shares) = c.shares() {
-                        write(&dir, "cpu.shares", &shares.to_string())?;
-                    }
-                    if let Some(period) = c.period() {
-                        write(&dir, "cpu.cfs_period_us", &period.to_string())?;
-                    }
-                    if let Some(quota) = c.quota() {
-                        write(&dir, "cpu.cfs_quota_us", &quota.to_string())?;
-                    }
+            if let (true, Some(c)) = (has("cpu"), res.cpu()) {
+                // The period first: a quota is checked against the current period.
+                values.push(("cpu.shares", c.shares().map(|v| v.to_string())));
+                values.push(("cpu.cfs_period_us", c.period().map(|v| v.to_string())));
+                values.push(("cpu.cfs_quota_us", c.quota().map(|v| v.to_string())));
+            }
+            for (file, value) in values {
+                if let Some(v) = value {
+                    write(&dir, file, &v)?;
                 }
             }
             if has("pids") {
                 if let Some(p) = res.pids() {
-                    let v = if p.limit() > 0 {
-                        p.limit().to_string()
-                    } else {
-                        "max".into()
-                    };
-                    write(&dir, "pids.max", &v)?;
+                    write(&dir, "pids.max", &pids_max(p))?;
                 }
             }
             if has("devices") {
@@ -290,12 +282,7 @@ impl Cgroups {
             }
         }
         if let Some(p) = res.pids() {
-            let v = if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            };
-            write(&dir, "pids.max", &v)?;
+            write(&dir, "pids.max", &pids_max(p))?;
         }
         if let Some(rules) = res.devices() {
             super::devices_bpf::attach(&dir, rules)?;
@@ -389,6 +376,15 @@ impl Cgroups {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+}
+
+/// `pids.max`: the limit, or `max` for none.
+fn pids_max(p: &oci_spec::runtime::LinuxPids) -> String {
+    if p.limit() > 0 {
+        p.limit().to_string()
+    } else {
+        "max".into()
     }
 }
 

@@ -214,9 +214,17 @@ fn openat2(dirfd: RawFd, path: &CStr, flags: u64) -> Result<RawFd, i32> {
 }
 
 /// `rel` inside the root `rootfd` (symlinks resolved as if it were `/`), created
-/// (with its parents) when missing, as an `O_PATH` descriptor.
+/// (with its parents) when missing, as an `O_PATH` descriptor. A dangling symlink is
+/// followed inside the root: what it names is created.
 fn ensure(rootfd: RawFd, rel: &CStr, dir: bool) -> Step<RawFd> {
+    ensure_at_depth(rootfd, rel, dir, 0)
+}
+
+fn ensure_at_depth(rootfd: RawFd, rel: &CStr, dir: bool, depth: u32) -> Step<RawFd> {
     let show = || format!("/{}", rel.to_string_lossy());
+    if depth > 40 {
+        return Err(Fail(format!("resolving {}", show()), libc::ELOOP));
+    }
     match openat2(rootfd, rel, libc::O_PATH as u64) {
         Ok(fd) => return Ok(fd),
         Err(libc::ENOENT) => {}
@@ -230,9 +238,46 @@ fn ensure(rootfd: RawFd, rel: &CStr, dir: bool) -> Step<RawFd> {
     let parent_fd = if parent.is_empty() {
         rootfd
     } else {
-        ensure(rootfd, &CString::new(parent).unwrap_or_default(), true)?
+        ensure_at_depth(
+            rootfd,
+            &CString::new(parent).unwrap_or_default(),
+            true,
+            depth + 1,
+        )?
     };
     let name = CString::new(name).unwrap_or_default();
+    let mut link = [0u8; 4096];
+    // SAFETY: readlinkat into our own buffer.
+    let n = unsafe {
+        libc::readlinkat(
+            parent_fd,
+            name.as_ptr(),
+            link.as_mut_ptr().cast(),
+            link.len(),
+        )
+    };
+    if n > 0 {
+        // A dangling symlink: create what it points at, inside the root.
+        let target = &link[..n as usize];
+        let joined: Vec<u8> = if target.first() == Some(&b'/') {
+            target.to_vec()
+        } else {
+            [parent, b"/", target].concat()
+        };
+        let inner: Vec<u8> = joined
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect::<Vec<_>>()
+            .join(&b'/');
+        ensure_at_depth(
+            rootfd,
+            &CString::new(inner).unwrap_or_default(),
+            dir,
+            depth + 1,
+        )?;
+        return openat2(rootfd, rel, libc::O_PATH as u64)
+            .map_err(|e| Fail(format!("resolving {}", show()), e));
+    }
     // SAFETY: creating a name under a directory descriptor.
     unsafe {
         if dir {

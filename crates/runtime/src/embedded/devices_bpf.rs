@@ -230,4 +230,57 @@ mod tests {
         assert_eq!(all.len(), 8);
         assert_eq!(run(&all, 1, 2, 8, 0), 1);
     }
+
+    /// The program attached to a real cgroup2 directory (`/sys/fs/cgroup` on v2, the
+    /// `unified` mount on a hybrid host): a process in it opens `/dev/null` but not
+    /// `/dev/kmsg`. Needs root.
+    #[test]
+    fn the_kernel_enforces_the_program() {
+        use std::ffi::CString;
+        let root = match crate::CgroupMode::detect() {
+            crate::CgroupMode::V2 => std::path::PathBuf::from("/sys/fs/cgroup"),
+            crate::CgroupMode::Hybrid => std::path::PathBuf::from("/sys/fs/cgroup/unified"),
+            crate::CgroupMode::V1 => {
+                eprintln!("no cgroup2 hierarchy on this host: nothing to attach to");
+                return;
+            }
+        };
+        let dir = root.join(format!("kujira-bpf-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let rules = rules(serde_json::to_value(crate::defaults::device_rules()).unwrap());
+        attach(&dir, &rules).unwrap();
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))
+            .unwrap();
+        let (null, kmsg) = (
+            CString::new("/dev/null").unwrap(),
+            CString::new("/dev/kmsg").unwrap(),
+        );
+        // SAFETY: the child only makes system calls on memory prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe {
+                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                    libc::_exit(10);
+                }
+                if libc::open(null.as_ptr(), libc::O_RDWR) < 0 {
+                    libc::_exit(11);
+                }
+                let fd = libc::open(kmsg.as_ptr(), libc::O_RDONLY);
+                let denied = fd < 0 && *libc::__errno_location() == libc::EPERM;
+                libc::_exit(if denied { 0 } else { 12 });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        std::fs::remove_dir(&dir).unwrap();
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "10: join, 11: /dev/null denied, 12: /dev/kmsg allowed"
+        );
+    }
 }

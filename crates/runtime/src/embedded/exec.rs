@@ -16,7 +16,7 @@ use super::cgroups::Cgroups;
 use super::child;
 use super::plan::ProcessPlan;
 use crate::exec::ExecCommand;
-use crate::{caps, seccomp_bpf, ExecOptions, HostFacts, RuntimeError};
+use crate::{caps, ExecOptions, HostFacts, RuntimeError};
 
 /// Namespaces an exec joins, in order (mount last: the others are named through
 /// `/proc` descriptors opened before).
@@ -75,17 +75,7 @@ pub(crate) fn command(
     if let Some(cwd) = &opts.cwd {
         process.set_cwd(cwd.into());
     }
-    let seccomp = match spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(seccomp_bpf::CRUN_BPF_ANNOTATION))
-    {
-        Some(text) => Some(seccomp_bpf::annotation_bytes(text)?),
-        None => match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(f) => Some(seccomp_bpf::cached(f, seccomp_cache)?),
-            None => None,
-        },
-    };
+    let seccomp = super::plan::seccomp_program(spec, seccomp_cache)?;
     let mut plan = ProcessPlan::from_process(&process, seccomp)?;
     if let Some(user) = &opts.user {
         let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
@@ -161,7 +151,9 @@ pub(crate) fn command(
             }
             if tty {
                 libc::setsid();
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                // stdout is the terminal's slave (stdin too, unless the caller
+                // replaced it).
+                if libc::ioctl(1, libc::TIOCSCTTY, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }

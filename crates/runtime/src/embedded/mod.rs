@@ -258,6 +258,7 @@ impl Embedded {
         let mut sync = File::from(sync_r);
         let mut pid = None;
         let mut error = None;
+        let mut join_error = None;
         let mut ready = false;
         while !(ready && pid.is_some()) {
             let mut kind = [0u8; 1];
@@ -273,8 +274,8 @@ impl Embedded {
                     let p = i32::from_le_bytes(b);
                     pid = Some(p);
                     if let Err(e) = join_cgroups(&procs, p, &mut control) {
-                        error = Some(e);
-                        break;
+                        // The init's own report, if it died first, says more.
+                        join_error = Some(e);
                     }
                 }
                 child::MSG_READY => ready = true,
@@ -284,6 +285,9 @@ impl Embedded {
                 }
                 _ => break,
             }
+        }
+        if error.is_none() {
+            error = join_error;
         }
         let mut status = 0;
         // SAFETY: reaping our own child.
@@ -334,6 +338,31 @@ impl Embedded {
             Ok(1) if kind[0] == child::MSG_ERROR => Err(failed("start", read_error(&mut sync))),
             _ => Ok(()),
         }
+    }
+
+    /// Runs the container in the foreground: create, start, wait, delete; its exit
+    /// status (128 + the signal when it was killed). The calling process becomes a
+    /// child subreaper, so that the init (re-parented on its way) is its child.
+    pub fn run(&self, id: &str, bundle: &Path, io: ChildIo) -> Result<i32, RuntimeError> {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let pid = self.create(id, bundle, None, io)?;
+        let started = self.start(id);
+        let mut status = 0;
+        // SAFETY: waiting for our own child into our own int.
+        while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+        let deleted = self.delete(id, true);
+        started?;
+        deleted?;
+        Ok(if libc::WIFSIGNALED(status) {
+            128 + libc::WTERMSIG(status)
+        } else {
+            libc::WEXITSTATUS(status)
+        })
     }
 
     /// Deletes the container: its init killed first with `force`, then its cgroups

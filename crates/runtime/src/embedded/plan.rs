@@ -201,17 +201,7 @@ impl InitPlan {
             .process()
             .as_ref()
             .ok_or_else(|| RuntimeError::Spec("the spec has no process".into()))?;
-        let seccomp = match spec
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get(seccomp_bpf::CRUN_BPF_ANNOTATION))
-        {
-            Some(text) => Some(seccomp_bpf::annotation_bytes(text)?),
-            None => match linux.seccomp() {
-                Some(filter) => Some(seccomp_bpf::cached(filter, seccomp_cache)?),
-                None => None,
-            },
-        };
+        let seccomp = seccomp_program(spec, seccomp_cache)?;
         Ok(InitPlan {
             rootfs: cstr(rootfs.as_os_str().as_bytes())?,
             root_readonly: root.readonly().unwrap_or(false),
@@ -230,6 +220,22 @@ impl InitPlan {
                 .transpose()?,
             process: ProcessPlan::from_process(process, seccomp)?,
         })
+    }
+}
+
+/// The spec's seccomp program: the ready one of its annotation, else its filter
+/// compiled (once, cached in `cache`).
+pub(crate) fn seccomp_program(spec: &Spec, cache: &Path) -> Result<Option<Vec<u8>>, RuntimeError> {
+    let ready = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(seccomp_bpf::CRUN_BPF_ANNOTATION));
+    if let Some(text) = ready {
+        return seccomp_bpf::annotation_bytes(text).map(Some);
+    }
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(filter) => seccomp_bpf::cached(filter, cache).map(Some),
+        None => Ok(None),
     }
 }
 
