@@ -685,6 +685,18 @@ fn cp_in_both_directions_stays_inside_the_container() {
         k.ok(["exec", "cpbox", "cat", "/www/renamed.txt"]),
         "copied in\n"
     );
+    // A file named like a whiteout is copied as a file; it deletes nothing.
+    k.ok(["cp", src.to_str().unwrap(), "cpbox:/www/.wh.index.html"]);
+    assert_eq!(
+        k.ok([
+            "exec",
+            "cpbox",
+            "cat",
+            "/www/.wh.index.html",
+            "/www/index.html"
+        ]),
+        "copied in\nWelcome to kujira!\n"
+    );
     let out = host.path().join("index.html");
     k.ok(["cp", "cpbox:/www/index.html", out.to_str().unwrap()]);
     assert_eq!(
@@ -1071,6 +1083,49 @@ fn a_new_volume_starts_with_the_images_files() {
 }
 
 #[test]
+fn an_images_volumes_become_anonymous_volumes() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok(["create", "--name", "base", "web", "true"]);
+    k.ok(["commit", "-c", "VOLUME /www", "base", "withvol"]);
+    k.ok(["rm", "base"]);
+    // The anonymous volume starts with the image's files and outlives the process.
+    k.ok([
+        "run",
+        "--name",
+        "v1",
+        "withvol",
+        "sh",
+        "-c",
+        "cat /www/index.html > /www/copy",
+    ]);
+    let names = k.ok(["volume", "ls", "-q"]);
+    let names: Vec<&str> = names.lines().collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].len() == 64 && names[0].chars().all(|c| c.is_ascii_hexdigit()));
+    let mounts = inspect(
+        &k,
+        "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{end}}",
+        "v1",
+    );
+    assert_eq!(mounts.trim(), format!("volume {} /www", names[0]));
+    k.ok(["rm", "-v", "v1"]);
+    assert_eq!(k.ok(["volume", "ls", "-q"]), "");
+    // A -v for the same path replaces it; --rm takes its anonymous volumes along.
+    k.ok([
+        "run",
+        "--rm",
+        "-v",
+        "/tmp/kujira-not-a-volume:/www",
+        "withvol",
+        "true",
+    ]);
+    k.ok(["run", "--rm", "withvol", "true"]);
+    assert_eq!(k.ok(["volume", "ls", "-q"]), "");
+    let _ = std::fs::remove_dir_all("/tmp/kujira-not-a-volume");
+}
+
+#[test]
 fn foreground_run_passes_stdin_and_signals() {
     let k = with_images();
     let _c = Cleanup(&k);
@@ -1114,4 +1169,37 @@ fn foreground_run_passes_stdin_and_signals() {
         .expect("the container never got the signal");
     assert_eq!(rest, "got TERM\n");
     assert_eq!(child.wait().unwrap().code(), Some(3));
+}
+
+/// A host whose `/sys/fs/cgroup` is cgroup2 only, made in a private mount namespace
+/// (the v1 hierarchies hidden, cgroup2 mounted in their place): kujira's runtime takes
+/// its v2 path — one cgroup directory, device rules as a BPF program, cgroup2 mounted
+/// in the container — and the container runs and is cleaned up.
+#[test]
+fn a_cgroup_v2_only_layout_runs_containers_too() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let inside = "[ -f /sys/fs/cgroup/cgroup.controllers ] && echo cgroup2; \
+        cat /dev/null && echo null-ok; \
+        busybox mknod /tmp/mem c 1 1 && ! head -c1 /tmp/mem 2>/dev/null && echo mem-denied";
+    let out = std::process::Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --make-rslave / && umount -l /sys/fs/cgroup && \
+             mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"",
+        ])
+        .arg(k.bin())
+        .arg("--root")
+        .arg(k.root())
+        .args(["run", "--rm", "web", "sh", "-c", inside])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "cgroup2\nnull-ok\nmem-denied\n"
+    );
+    assert_eq!(k.ok(["ps", "-aq"]), "");
 }

@@ -90,8 +90,9 @@ fn extract<R: Read>(
 
     let decoder = Decoder::open(input)?;
     let max_entries = opts.max_entries;
+    let whiteouts = opts.whiteouts;
     let (done, diff_id, tar_size) = pipe::run(decoder, move |reader| {
-        extract_tar(reader, root, max_entries, limit, split)
+        extract_tar(reader, root, max_entries, whiteouts, limit, split)
     })?;
     Ok(LayerStats {
         diff_id,
@@ -116,6 +117,7 @@ fn extract_tar(
     reader: ChannelReader,
     root: OwnedFd,
     max_entries: u64,
+    whiteouts: bool,
     limit: Limit,
     split: Option<Sink<'_>>,
 ) -> Result<Done, ArchiveError> {
@@ -131,6 +133,7 @@ fn extract_tar(
     let mut ex = Extractor {
         resolver: Resolver::new(root),
         max_entries,
+        whiteouts,
         limit,
         declared: 0,
         size: 0,
@@ -196,6 +199,7 @@ enum Limit {
 struct Extractor<'w> {
     resolver: Resolver,
     max_entries: u64,
+    whiteouts: bool,
     limit: Limit,
     /// Sum of declared data sizes so far, checked against `limit`.
     declared: u64,
@@ -339,10 +343,15 @@ impl Extractor<'_> {
         // Contents of AUFS' hardlink directory (`.wh..wh.plnk/...`) are
         // bookkeeping too.
         let first = item.path.split(|&b| b == b'/').next().unwrap_or_default();
-        if whiteout::classify(first) == Kind::AufsMeta {
+        if self.whiteouts && whiteout::classify(first) == Kind::AufsMeta {
             return Ok(());
         }
-        match whiteout::classify(base) {
+        let kind_of_name = if self.whiteouts {
+            whiteout::classify(base)
+        } else {
+            Kind::Plain
+        };
+        match kind_of_name {
             Kind::Plain => {}
             Kind::AufsMeta => return Ok(()),
             Kind::Opaque => return self.opaque(&item, parent),

@@ -72,6 +72,9 @@ pub struct ExtractOptions {
     /// Total declared data size allowed; `None` means the free space of the
     /// destination filesystem.
     pub max_total_size: Option<u64>,
+    /// Whether `.wh.` names are whiteouts (a layer) or plain files (an archive a
+    /// user copies into a container, `cp`).
+    pub whiteouts: bool,
 }
 
 impl Default for ExtractOptions {
@@ -79,6 +82,7 @@ impl Default for ExtractOptions {
         ExtractOptions {
             max_entries: 1_000_000,
             max_total_size: None,
+            whiteouts: true,
         }
     }
 }

@@ -139,6 +139,27 @@ fn empty_input_is_an_empty_layer() {
 }
 
 #[test]
+fn without_whiteouts_wh_names_are_plain_files() {
+    let mut t = Tar::new();
+    t.file("a", 0o644, b"kept")
+        .file(".wh.a", 0o644, b"a file")
+        .dir("var/", 0o755)
+        .file("var/.wh..wh..opq", 0o644, b"")
+        .file(".wh..wh.plnk", 0o644, b"x");
+    let s = Scratch::new();
+    let opts = ExtractOptions {
+        whiteouts: false,
+        ..Default::default()
+    };
+    s.extract_with(&t.finish(), &opts).unwrap();
+    assert_eq!(fs::read(s.path("a")).unwrap(), b"kept");
+    assert_eq!(fs::read(s.path(".wh.a")).unwrap(), b"a file");
+    assert!(s.path("var/.wh..wh..opq").is_file());
+    assert!(s.path(".wh..wh.plnk").is_file());
+    assert!(xattr(&s.path("var"), "trusted.overlay.opaque").is_none());
+}
+
+#[test]
 fn whiteouts_become_overlay_whiteouts() {
     let mut t = Tar::new();
     t.file("a", 0o644, b"same layer, then deleted")

@@ -229,11 +229,15 @@ impl Engine {
         )
         .map_err(|e| EngineError::io("opening the destination", e.into()))?;
         // The layer extractor never leaves the directory it is given, whatever the
-        // archive says, and replaces what is already there.
+        // archive says, and replaces what is already there. A `.wh.` name in a copy
+        // is a file like any other, not a whiteout.
         kujira_archive::extract_layer(
             input,
             &fd_path(&real),
-            &kujira_archive::ExtractOptions::default(),
+            &kujira_archive::ExtractOptions {
+                whiteouts: false,
+                ..Default::default()
+            },
         )
         .map_err(|source| EngineError::Layer {
             layer: "the copied archive".into(),

@@ -64,6 +64,32 @@ impl Engine {
     }
 }
 
+/// The `-v` list plus an anonymous volume for each of the image's `VOLUME`s that no
+/// `-v` or `--tmpfs` covers, as Docker makes them.
+fn with_image_volumes(asked: &[String], tmpfs: &[String], image: &[String]) -> Vec<String> {
+    let clean = |p: &str| p.trim_end_matches('/').to_string();
+    let taken: Vec<String> = asked
+        .iter()
+        .map(|v| {
+            let parts: Vec<&str> = v.split(':').collect();
+            clean(if parts.len() == 1 { parts[0] } else { parts[1] })
+        })
+        .chain(
+            tmpfs
+                .iter()
+                .map(|t| clean(t.split(':').next().unwrap_or_default())),
+        )
+        .collect();
+    let mut out = asked.to_vec();
+    for v in image {
+        let v = clean(v);
+        if v.starts_with('/') && v != "/" && !taken.contains(&v) && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
 /// Where `--init` puts its init inside the container, as Docker does.
 const INIT_PATH: &str = "/sbin/docker-init";
 
@@ -160,6 +186,7 @@ impl Engine {
         let bytes = self.store.blobs.read(&image.id)?;
         let image_config = ImageConfig::parse(&image.id, &bytes)?;
         let run_image = run_config(&image_config);
+        let volumes = with_image_volumes(&opts.volumes, &opts.tmpfs, &run_image.volumes);
 
         let name = match &opts.name {
             Some(n) => {
@@ -273,7 +300,7 @@ impl Engine {
             if network.1 != NetworkMode::Host {
                 points.extend(INIT_FILES.iter().map(|f| (f.to_string(), true)));
             }
-            for v in &opts.volumes {
+            for v in &volumes {
                 let parts: Vec<&str> = v.split(':').collect();
                 let (src, dest) = match parts.as_slice() {
                     [d] => ("", *d),
@@ -301,7 +328,7 @@ impl Engine {
             )
             .map_err(EngineError::Runtime)?;
 
-            let (binds, mounts) = self.resolve_volumes(&opts.volumes, &bundle)?;
+            let (binds, mounts) = self.resolve_volumes(&volumes, &bundle)?;
             let mut all_binds = binds;
             let hostname = opts.hostname.clone().unwrap_or_default();
             all_binds.extend(self.write_etc_files(&paths.dir, &id, &hostname, network.1)?);
@@ -570,4 +597,22 @@ fn parse_ulimit(s: &str) -> Result<Ulimit, EngineError> {
         soft: num(soft)?,
         hard: num(hard)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_image_volumes;
+
+    #[test]
+    fn image_volumes_not_covered_become_anonymous() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_image_volumes(
+                &s(&["/host:/data", "named:/logs/"]),
+                &s(&["/tmp:size=1m"]),
+                &s(&["/data", "/logs", "/tmp", "/cache/", "relative", "/cache"])
+            ),
+            s(&["/host:/data", "named:/logs/", "/cache"])
+        );
+    }
 }

@@ -329,13 +329,16 @@ fn do_mount(rootfd: RawFd, m: &MountStep) -> Step {
                 show,
             )?;
             if m.flags != 0 {
+                // A remount sets every flag: keep the source's own restrictions
+                // (nosuid, nodev, noexec, ro) rather than lift them.
                 let top = ensure(rootfd, &m.target, dir)?;
+                let flags = m.flags | mount_restrictions(&m.source);
                 check(
                     mount(
                         None,
                         &fd_path(top),
                         None,
-                        libc::MS_BIND | libc::MS_REMOUNT | m.flags,
+                        libc::MS_BIND | libc::MS_REMOUNT | flags,
                         None,
                     ),
                     show,
@@ -552,6 +555,25 @@ fn dev_nodes(plan: &InitPlan) -> Step {
     Ok(())
 }
 
+/// The restricting flags (`MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC`, `MS_RDONLY`) of the
+/// mount that holds `path`.
+fn mount_restrictions(path: &CStr) -> libc::c_ulong {
+    // SAFETY: statvfs into our own buffer.
+    let mut sv: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut sv) } != 0 {
+        return 0;
+    }
+    [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+    ]
+    .iter()
+    .filter(|(st, _)| sv.f_flag & st != 0)
+    .fold(0, |m, (_, ms)| m | ms)
+}
+
 fn mask_paths(plan: &InitPlan) -> Step {
     for p in &plan.masked {
         // SAFETY: stat into our own buffer.
@@ -573,19 +595,7 @@ fn mask_paths(plan: &InitPlan) -> Step {
             }
             return Err(Fail(format!("binding {}", p.to_string_lossy()), errno()));
         }
-        // SAFETY: statvfs into our own buffer.
-        let mut sv: libc::statvfs = unsafe { std::mem::zeroed() };
-        unsafe { libc::statvfs(p.as_ptr(), &mut sv) };
-        let mut keep = 0;
-        for (st, ms) in [
-            (libc::ST_NOSUID, libc::MS_NOSUID),
-            (libc::ST_NODEV, libc::MS_NODEV),
-            (libc::ST_NOEXEC, libc::MS_NOEXEC),
-        ] {
-            if sv.f_flag & st != 0 {
-                keep |= ms;
-            }
-        }
+        let keep = mount_restrictions(p);
         check(
             mount(
                 None,
@@ -596,6 +606,26 @@ fn mask_paths(plan: &InitPlan) -> Step {
             ),
             || format!("making {} read-only", p.to_string_lossy()),
         )?;
+    }
+    Ok(())
+}
+
+/// Writes `value` into the existing file `path`.
+fn write_file(path: &CStr, value: &CStr) -> Step {
+    let what = || format!("writing {}", path.to_string_lossy());
+    // SAFETY: open, write and close on a NUL-terminated path and our own buffer.
+    unsafe {
+        let fd = check(
+            libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) as _,
+            what,
+        )? as RawFd;
+        let bytes = value.to_bytes();
+        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let e = errno();
+        libc::close(fd);
+        if n < 0 {
+            return Err(Fail(what(), e));
+        }
     }
     Ok(())
 }
@@ -622,10 +652,9 @@ fn setup(plan: &InitPlan, fds: &ChildFds) -> Step<std::convert::Infallible> {
             dup_to(*fd, i as RawFd)?;
         }
     }
-    check(
-        mount(None, c"/", None, libc::MS_SLAVE | libc::MS_REC, None),
-        || "making / a slave mount".into(),
-    )?;
+    check(mount(None, c"/", None, plan.root_propagation, None), || {
+        "setting the propagation of /".into()
+    })?;
     check(
         mount(
             Some(&plan.rootfs),
@@ -681,6 +710,13 @@ fn setup(plan: &InitPlan, fds: &ChildFds) -> Step<std::convert::Infallible> {
     close(rootfd);
     pivot(&plan.rootfs)?;
     dev_nodes(plan)?;
+    // Before /proc/sys turns read-only.
+    for (path, value) in &plan.sysctl {
+        write_file(path, value)?;
+    }
+    if let Some(v) = &plan.oom_score_adj {
+        write_file(c"/proc/self/oom_score_adj", v)?;
+    }
     mask_paths(plan)?;
     if plan.root_readonly {
         check(

@@ -104,6 +104,12 @@ pub(crate) struct InitPlan {
     pub devices: Vec<Device>,
     pub masked: Vec<CString>,
     pub readonly: Vec<CString>,
+    /// `/proc/sys/...` files and the values written into them.
+    pub sysctl: Vec<(CString, CString)>,
+    pub oom_score_adj: Option<CString>,
+    /// The propagation `/` gets in the new mount namespace (`MS_SLAVE | MS_REC`
+    /// unless the spec says otherwise).
+    pub root_propagation: libc::c_ulong,
     pub terminal: bool,
     pub console_socket: Option<CString>,
     pub process: ProcessPlan,
@@ -160,6 +166,39 @@ impl InitPlan {
         if namespaces & libc::CLONE_NEWNS == 0 {
             return Err(unsupported("a container without its own mount namespace"));
         }
+        let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        {
+            return Err(unsupported("user namespaces (uid/gid mappings)"));
+        }
+        if nonempty(linux.mount_label()) {
+            return Err(unsupported("SELinux mount labels"));
+        }
+        if linux.intel_rdt().is_some() {
+            return Err(unsupported("Intel RDT"));
+        }
+        if linux.personality().is_some() {
+            return Err(unsupported("personality"));
+        }
+        let root_propagation = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+            Some(p) => PROPAGATION
+                .iter()
+                .find(|(n, _)| *n == p)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| unsupported(format!("rootfsPropagation {p:?}")))?,
+        };
+        let mut sysctl = Vec::new();
+        for (key, value) in linux.sysctl().iter().flatten() {
+            if key.contains('/') || key.split('.').any(|c| c.is_empty() || c == "..") {
+                return Err(RuntimeError::Spec(format!("invalid sysctl {key:?}")));
+            }
+            sysctl.push((
+                cstr(format!("/proc/sys/{}", key.replace('.', "/")))?,
+                cstr(value)?,
+            ));
+        }
         let layout = cgroups::layout();
         let mut mounts = Vec::new();
         for m in spec.mounts().iter().flatten() {
@@ -201,6 +240,12 @@ impl InitPlan {
             .process()
             .as_ref()
             .ok_or_else(|| RuntimeError::Spec("the spec has no process".into()))?;
+        if nonempty(process.apparmor_profile()) {
+            return Err(unsupported("AppArmor profiles"));
+        }
+        if nonempty(process.selinux_label()) {
+            return Err(unsupported("SELinux labels"));
+        }
         let seccomp = seccomp_program(spec, seccomp_cache)?;
         Ok(InitPlan {
             rootfs: cstr(rootfs.as_os_str().as_bytes())?,
@@ -214,6 +259,12 @@ impl InitPlan {
             devices,
             masked: paths(linux.masked_paths())?,
             readonly: paths(linux.readonly_paths())?,
+            sysctl,
+            oom_score_adj: process
+                .oom_score_adj()
+                .map(|v| cstr(v.to_string()))
+                .transpose()?,
+            root_propagation,
             terminal: process.terminal().unwrap_or(false),
             console_socket: console_socket
                 .map(|p| cstr(p.as_os_str().as_bytes()))
@@ -443,6 +494,80 @@ mod tests {
         assert_eq!(s.data.to_str().unwrap(), "mode=1777,size=65536k");
         assert_eq!(s.target.to_str().unwrap(), "dev/shm");
         assert!(matches!(s.kind, MountKind::Fresh));
+    }
+
+    fn spec(extra_linux: serde_json::Value, extra_process: serde_json::Value) -> Spec {
+        let mut linux = serde_json::json!({"namespaces": [{"type": "mount"}, {"type": "uts"}]});
+        let mut process = serde_json::json!({
+            "args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/usr/bin:/bin"]
+        });
+        for (v, extra) in [(&mut linux, extra_linux), (&mut process, extra_process)] {
+            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+        }
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "h",
+            "process": process, "linux": linux,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sysctls_oom_score_and_propagation() {
+        let s = spec(
+            serde_json::json!({"sysctl": {"net.ipv4.ip_forward": "1"}, "rootfsPropagation": "rprivate"}),
+            serde_json::json!({"oomScoreAdj": 500}),
+        );
+        let plan =
+            InitPlan::from_spec(&s, Path::new("/b"), None, Path::new("/nonexistent")).unwrap();
+        assert_eq!(plan.rootfs.to_str().unwrap(), "/b/rootfs");
+        assert_eq!(
+            plan.sysctl,
+            vec![(
+                cstr("/proc/sys/net/ipv4/ip_forward").unwrap(),
+                cstr("1").unwrap()
+            )]
+        );
+        assert_eq!(plan.oom_score_adj, Some(cstr("500").unwrap()));
+        assert_eq!(plan.root_propagation, libc::MS_PRIVATE | libc::MS_REC);
+        assert_eq!(plan.namespaces, libc::CLONE_NEWNS | libc::CLONE_NEWUTS);
+        assert_eq!(
+            plan.process.candidates,
+            vec![cstr("/usr/bin/sh").unwrap(), cstr("/bin/sh").unwrap()]
+        );
+        assert_eq!(plan.devices.len(), DEFAULT_DEVICES.len());
+    }
+
+    #[test]
+    fn what_it_cannot_do_is_refused_by_name() {
+        let refused = [
+            spec(
+                serde_json::json!({}),
+                serde_json::json!({"apparmorProfile": "docker-default"}),
+            ),
+            spec(
+                serde_json::json!({"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
+                serde_json::json!({}),
+            ),
+            spec(
+                serde_json::json!({"sysctl": {"../../x": "1"}}),
+                serde_json::json!({}),
+            ),
+            spec(
+                serde_json::json!({"namespaces": [{"type": "user"}, {"type": "mount"}]}),
+                serde_json::json!({}),
+            ),
+        ];
+        for s in refused {
+            let e = InitPlan::from_spec(&s, Path::new("/b"), None, Path::new("/x")).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains("--runtime crun") || text.contains("invalid sysctl"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
