@@ -1203,3 +1203,32 @@ fn a_cgroup_v2_only_layout_runs_containers_too() {
     );
     assert_eq!(k.ok(["ps", "-aq"]), "");
 }
+
+#[test]
+fn info_counts_containers_and_names_the_runtimes() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok(["run", "-d", "--name", "up", "busybox", "sleep", "1000"]);
+    k.ok(["create", "--name", "made", "busybox", "true"]);
+    let info = k.ok(["info"]);
+    for line in [
+        " Containers: 2\n",
+        "  Running: 1\n",
+        "  Paused: 0\n",
+        "  Stopped: 1\n",
+        " Default Runtime: kujira\n",
+        " Logging Driver: json-file\n",
+    ] {
+        assert!(info.contains(line), "{line:?} in {info}");
+    }
+    assert!(info.contains(" Runtimes: kujira crun runc\n"), "{info}");
+    assert_eq!(
+        k.ok([
+            "info",
+            "-f",
+            "{{.Containers}} {{.ContainersRunning}} {{.DefaultRuntime}}"
+        ])
+        .trim(),
+        "2 1 kujira"
+    );
+}
