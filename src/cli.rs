@@ -73,6 +73,8 @@ pub enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Manage containers

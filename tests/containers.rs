@@ -1232,3 +1232,75 @@ fn info_counts_containers_and_names_the_runtimes() {
         "2 1 kujira"
     );
 }
+
+#[test]
+fn stats_reads_cpu_memory_and_pids_from_the_cgroups() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    k.ok([
+        "run",
+        "-d",
+        "--name",
+        "idle",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000; true",
+    ]);
+    k.ok(["create", "--name", "never", "busybox", "true"]);
+    let table = k.ok(["stats", "--no-stream"]);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        [
+            "CONTAINER",
+            "ID",
+            "NAME",
+            "CPU",
+            "%",
+            "MEM",
+            "USAGE",
+            "/",
+            "LIMIT",
+            "MEM",
+            "%",
+            "NET",
+            "I/O",
+            "BLOCK",
+            "I/O",
+            "PIDS"
+        ]
+    );
+    assert_eq!(lines.count(), 2, "running containers only: {table}");
+    let f = "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}";
+    let busy = k.ok(["stats", "--no-stream", "--format", f, "busy"]);
+    let fields: Vec<&str> = busy.split_whitespace().collect();
+    let cpu: f64 = fields[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 1.0, "a spinning shell uses CPU: {busy}");
+    assert_eq!(fields[4], "64MiB", "the memory limit: {busy}");
+    assert_eq!(fields[5], "1");
+    let idle = k.ok(["stats", "--no-stream", "--format", f, "idle"]);
+    assert!(idle.trim().ends_with(" 3"), "sh and two sleeps: {idle}");
+    let all = k.ok([
+        "stats",
+        "--no-stream",
+        "-a",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+    ]);
+    assert!(all.contains("never 0B / 0B"), "{all}");
+    let err = k.fails(["stats", "--no-stream", "nosuch"], 1);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+}

@@ -344,6 +344,24 @@ pub struct RenameArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct TopArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -448,6 +466,8 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Remove all stopped containers

@@ -81,24 +81,12 @@ pub fn run(engine: &Engine, args: &InfoArgs) -> Result<(), CliError> {
         os = i.os,
         arch = i.arch,
         cpus = i.cpus,
-        mem = binary_size(i.memory),
+        mem = human::bytes_size(i.memory),
         name = i.hostname,
         root = i.root,
     )?;
     out.flush()?;
     Ok(())
-}
-
-/// `units.BytesSize`: binary units with up to 4 significant digits (`23.47GiB`).
-fn binary_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", human::go_g(v, 4), UNITS[i])
 }
 
 pub fn version(args: &VersionArgs) -> Result<(), CliError> {

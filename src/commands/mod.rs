@@ -20,6 +20,7 @@ mod rmi;
 mod run;
 mod save;
 mod search;
+mod stats;
 mod system;
 mod tag;
 mod terminal;
@@ -115,6 +116,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Container {
             command: ContainerCommand::Top(a),
         } => container::top(&engine, &a),
+        Command::Stats(a)
+        | Command::Container {
+            command: ContainerCommand::Stats(a),
+        } => stats::run(&engine, &a),
         Command::Attach(a)
         | Command::Container {
             command: ContainerCommand::Attach(a),

@@ -25,6 +25,18 @@ pub fn size3(bytes: u64) -> String {
     size_with_precision(bytes as f64, 3)
 }
 
+/// `units.BytesSize`: binary units with up to 4 significant digits (`23.47GiB`).
+pub fn bytes_size(bytes: u64) -> String {
+    const BINARY: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < BINARY.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(v, 4), BINARY[i])
+}
+
 /// Go's `%.<p>g`: `p` significant digits, trailing zeros dropped, exponent form when
 /// the exponent is < -4 or >= p (Docker really prints `1e+03MB` for 999.9 MB).
 pub fn go_g(v: f64, precision: usize) -> String {

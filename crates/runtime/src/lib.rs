@@ -29,6 +29,7 @@ pub mod ports;
 pub mod seccomp;
 pub mod seccomp_bpf;
 pub mod spec;
+pub mod stats;
 pub mod user;
 
 pub use backend::Runtime;

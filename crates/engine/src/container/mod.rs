@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod names;
 pub mod remove;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod volume;
 

@@ -15,7 +15,7 @@
 //! its init pid (whose start time is recorded, so a reused pid is never mistaken for
 //! it) and its cgroups.
 
-mod cgroups;
+pub(crate) mod cgroups;
 mod child;
 mod devices_bpf;
 mod exec;
