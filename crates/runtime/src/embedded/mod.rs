@@ -54,9 +54,11 @@ struct State {
     cgroups: cgroups::Cgroups,
 }
 
-/// A created container's start and exec-failure pipes, held by its creator.
+/// A created container's control pipe (start) and report pipe (a failed exec), held
+/// by its creator.
+#[derive(Debug)]
 struct Pending {
-    start: OwnedFd,
+    control: OwnedFd,
     sync: File,
 }
 
@@ -64,15 +66,7 @@ struct Pending {
 #[derive(Debug)]
 pub struct Embedded {
     root: PathBuf,
-    pending: Mutex<HashMap<String, PendingBox>>,
-}
-
-struct PendingBox(Pending);
-
-impl std::fmt::Debug for PendingBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pending")
-    }
+    pending: Mutex<HashMap<String, Pending>>,
 }
 
 fn failed(action: &'static str, message: String) -> RuntimeError {
@@ -204,7 +198,7 @@ impl Embedded {
                     return Err(e);
                 }
                 if let Ok(mut map) = self.pending.lock() {
-                    map.insert(id.to_string(), PendingBox(pending));
+                    map.insert(id.to_string(), pending);
                 }
                 Ok(pid)
             }
@@ -303,7 +297,7 @@ impl Embedded {
             Some(p) if ready => Ok((
                 p,
                 Pending {
-                    start: control.into(),
+                    control: control.into(),
                     sync,
                 },
             )),
@@ -328,8 +322,8 @@ impl Embedded {
                     format!("container {id} was not created by this process"),
                 )
             })?;
-        let Pending { start, mut sync } = pending.0;
-        let mut start = File::from(start);
+        let Pending { control, mut sync } = pending;
+        let mut start = File::from(control);
         std::io::Write::write_all(&mut start, &[child::CTL_START])
             .map_err(|e| failed("start", format!("the container's init is gone: {e}")))?;
         drop(start);
