@@ -101,6 +101,15 @@ pub struct CreateFlags {
     /// Ulimit options
     #[arg(long, value_name = "ulimit")]
     pub ulimit: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long, value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Sysctl options
+    #[arg(long, value_name = "map")]
+    pub sysctl: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long, value_name = "list")]
+    pub add_host: Vec<String>,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing", value_name = "string")]
     pub pull: String,

@@ -105,6 +105,9 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         expose: f.expose.clone(),
         runtime: f.runtime.clone(),
         ulimits: f.ulimit.clone(),
+        shm_size: f.shm_size.as_deref().map(parse_bytes).transpose()?,
+        sysctls: f.sysctl.clone(),
+        extra_hosts: f.add_host.clone(),
         keep_mounted: false,
     })
 }

@@ -53,8 +53,8 @@ pub const READONLY_PATHS: &[&str] = &[
 pub const SHM_SIZE: u64 = 64 * 1024 * 1024;
 
 /// The default mounts, in order. `privileged` leaves `/sys` and `/sys/fs/cgroup`
-/// writable, as Docker does.
-pub fn mounts(privileged: bool) -> Vec<Value> {
+/// writable, as Docker does; `/dev/shm` is `shm_size` bytes.
+pub fn mounts(privileged: bool, shm_size: u64) -> Vec<Value> {
     let ro = |mut opts: Vec<&'static str>| {
         if !privileged {
             opts.push("ro");
@@ -75,7 +75,7 @@ pub fn mounts(privileged: bool) -> Vec<Value> {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={SHM_SIZE}")]}),
+               "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
     ]
 }
 

@@ -94,6 +94,9 @@ pub struct RunOptions {
     pub ulimits: Vec<Ulimit>,
     /// The cgroup path (default `/kujira/<id>`).
     pub cgroups_path: Option<String>,
+    /// `/dev/shm`'s size in bytes (0: Docker's default).
+    pub shm_size: u64,
+    pub sysctls: BTreeMap<String, String>,
 }
 
 /// Builds the container's OCI runtime spec.
@@ -200,6 +203,7 @@ pub fn build_spec(
     }
 
     let mut linux = json!({
+        "sysctl": opts.sysctls,
         "namespaces": namespaces,
         "resources": resources,
         "cgroupsPath": opts.cgroups_path.clone().unwrap_or_else(|| format!("/kujira/{}", opts.id)),
@@ -370,7 +374,12 @@ fn mounts(opts: &RunOptions) -> Result<Vec<Value>, RuntimeError> {
         .iter()
         .filter_map(|m| m["destination"].as_str().map(str::to_string))
         .collect();
-    let mut out: Vec<Value> = defaults::mounts(opts.privileged)
+    let shm = if opts.shm_size == 0 {
+        defaults::SHM_SIZE
+    } else {
+        opts.shm_size
+    };
+    let mut out: Vec<Value> = defaults::mounts(opts.privileged, shm)
         .into_iter()
         .filter(|m| {
             let dest = m["destination"].as_str().unwrap_or_default();

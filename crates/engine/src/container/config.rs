@@ -124,6 +124,10 @@ pub struct ContainerConfig {
     pub nano_cpus: i64,
     pub pids_limit: i64,
     pub init: bool,
+    pub shm_size: i64,
+    pub sysctls: BTreeMap<String, String>,
+    /// `--add-host` entries as (name, ip).
+    pub extra_hosts: Vec<(String, String)>,
     /// The chain IDs of the image's layers, top first: the overlay's lower dirs.
     pub layers: Vec<String>,
 }

@@ -90,6 +90,59 @@ fn with_image_volumes(asked: &[String], tmpfs: &[String], image: &[String]) -> V
     out
 }
 
+/// `--sysctl KEY=VALUE`, for the namespaced keys Docker allows (the IPC ones, the
+/// message queues', and `net.*` unless the container shares the host's network).
+fn parse_sysctl(s: &str, net: NetworkMode) -> Result<(String, String), EngineError> {
+    let refused = || {
+        invalid(format!(
+            "invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed"
+        ))
+    };
+    let (key, value) = s.split_once('=').ok_or_else(refused)?;
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let allowed = IPC.contains(&key)
+        || key.starts_with("fs.mqueue.")
+        || (key.starts_with("net.") && net != NetworkMode::Host);
+    if !allowed || key.split('.').any(|c| c.is_empty() || c.contains('/')) {
+        return Err(refused());
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// `--add-host NAME:IP` (`NAME=IP` too, as Docker takes).
+fn parse_extra_host(s: &str) -> Result<(String, String), EngineError> {
+    let bad = || {
+        invalid(format!(
+            "invalid argument \"{s}\" for \"--add-host\" flag: bad format for add-host: \"{s}\""
+        ))
+    };
+    let (name, ip) = s
+        .split_once('=')
+        .or_else(|| s.split_once(':'))
+        .ok_or_else(bad)?;
+    if ip == "host-gateway" {
+        return Err(invalid(
+            "--add-host NAME:host-gateway needs a bridge network, which kujira does not make",
+        ));
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(invalid(format!(
+            "invalid argument \"{s}\" for \"--add-host\" flag: invalid IP address in add-host: \"{ip}\""
+        )));
+    }
+    Ok((name.to_string(), ip.to_string()))
+}
+
 /// Where `--init` puts its init inside the container, as Docker does.
 const INIT_PATH: &str = "/sbin/docker-init";
 
@@ -169,6 +222,12 @@ pub struct CreateOptions {
     pub expose: Vec<String>,
     pub runtime: Option<String>,
     pub ulimits: Vec<String>,
+    /// `--shm-size` in bytes (Docker's 64 MiB when `None`).
+    pub shm_size: Option<i64>,
+    /// `--sysctl KEY=VALUE`.
+    pub sysctls: Vec<String>,
+    /// `--add-host HOST:IP`, added to the container's `/etc/hosts`.
+    pub extra_hosts: Vec<String>,
     /// Leave the rootfs mounted for a start that follows at once (`run`); a plain
     /// `create` unmounts it, so containers that are only created hold no mounts.
     pub keep_mounted: bool,
@@ -274,6 +333,21 @@ impl Engine {
             .iter()
             .map(|u| parse_ulimit(u))
             .collect::<Result<Vec<_>, _>>()?;
+        let shm_size = match opts.shm_size {
+            Some(s) if s <= 0 => return Err(invalid("invalid --shm-size: must be greater than 0")),
+            Some(s) => s,
+            None => kujira_runtime::defaults::SHM_SIZE as i64,
+        };
+        let sysctls = opts
+            .sysctls
+            .iter()
+            .map(|s| parse_sysctl(s, network.1))
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let extra_hosts = opts
+            .extra_hosts
+            .iter()
+            .map(|h| parse_extra_host(h))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut no_new_privileges = false;
         let mut seccomp = Seccomp::Default;
         for s in &opts.security_opt {
@@ -331,7 +405,13 @@ impl Engine {
             let (binds, mounts) = self.resolve_volumes(&volumes, &bundle)?;
             let mut all_binds = binds;
             let hostname = opts.hostname.clone().unwrap_or_default();
-            all_binds.extend(self.write_etc_files(&paths.dir, &id, &hostname, network.1)?);
+            all_binds.extend(self.write_etc_files(
+                &paths.dir,
+                &id,
+                &hostname,
+                network.1,
+                &extra_hosts,
+            )?);
             let mut mount_points = mounts;
             for t in &opts.tmpfs {
                 let dest = t.split(':').next().unwrap_or_default().to_string();
@@ -375,6 +455,8 @@ impl Engine {
                 no_new_privileges,
                 seccomp: seccomp.clone(),
                 ulimits,
+                shm_size: shm_size as u64,
+                sysctls: sysctls.clone(),
                 cgroups_path: None,
             };
             let mut spec = build_spec(&run_image, &run, &HostFacts::detect_for(opts.privileged))
@@ -464,6 +546,9 @@ impl Engine {
                 nano_cpus: opts.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
                 pids_limit: opts.pids_limit.unwrap_or(0),
                 init: opts.init,
+                shm_size,
+                sysctls,
+                extra_hosts: extra_hosts.clone(),
                 layers: layers
                     .iter()
                     .rev()
@@ -527,6 +612,7 @@ impl Engine {
         id: &str,
         hostname: &str,
         net: NetworkMode,
+        extra_hosts: &[(String, String)],
     ) -> Result<Vec<String>, EngineError> {
         if net == NetworkMode::Host {
             return Ok(["/etc/hosts", "/etc/resolv.conf"]
@@ -546,9 +632,13 @@ impl Engine {
                 .map_err(|e| EngineError::io(format!("writing {}", p.display()), e))?;
             Ok(format!("{}:/etc/{name}", p.display()))
         };
-        let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{host}\n"
+        let mut hosts = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
         );
+        for (name, ip) in extra_hosts {
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        hosts.push_str(&format!("127.0.1.1\t{host}\n"));
         let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         Ok(vec![
             write("hostname", format!("{host}\n"))?,
