@@ -1395,3 +1395,44 @@ fn shm_size_sysctls_and_extra_hosts() {
         "2097152 [a:1.2.3.4]"
     );
 }
+
+#[test]
+fn pid_ipc_and_uts_of_the_host() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let ns = |kind: &str| std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for runtime in ["kujira", "crun"] {
+        let out = k.ok([
+            "run", "--rm", "--runtime", runtime, "--pid", "host", "--ipc", "host", "--uts",
+            "host", "web", "sh", "-c",
+            "stat -c %N /proc/self/ns/pid /proc/self/ns/ipc /proc/self/ns/uts | tr -d \"'\"; hostname",
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        for (line, kind) in lines.iter().zip(["pid", "ipc", "uts"]) {
+            assert!(
+                line.ends_with(ns(kind).to_str().unwrap()),
+                "{runtime}: {kind}: {line}"
+            );
+        }
+        assert_eq!(lines[3], host_name.trim(), "{runtime}");
+    }
+    // By default each is the container's own.
+    let own = k.ok([
+        "run",
+        "--rm",
+        "web",
+        "stat",
+        "-c",
+        "%N",
+        "/proc/self/ns/pid",
+    ]);
+    assert!(!own.trim().ends_with(ns("pid").to_str().unwrap()), "{own}");
+    let err = k.fails(["run", "--rm", "--pid", "bogus", "busybox", "true"], 125);
+    assert!(err.contains("invalid PID mode: bogus"), "{err}");
+    k.ok(["create", "--name", "pm", "--pid", "host", "busybox"]);
+    assert_eq!(
+        inspect(&k, "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}", "pm"),
+        "host private"
+    );
+}

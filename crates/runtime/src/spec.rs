@@ -96,6 +96,10 @@ pub struct RunOptions {
     pub cgroups_path: Option<String>,
     /// `/dev/shm`'s size in bytes (0: Docker's default).
     pub shm_size: u64,
+    /// `--pid host`, `--ipc host`, `--uts host`: the host's namespace, not a new one.
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    pub host_uts: bool,
     pub sysctls: BTreeMap<String, String>,
 }
 
@@ -109,6 +113,7 @@ pub fn build_spec(
     let hostname = match (&opts.hostname, opts.network) {
         (Some(h), _) if !h.is_empty() => h.clone(),
         (_, NetworkMode::Host) => host.hostname.clone(),
+        _ if opts.host_uts => host.hostname.clone(),
         _ => opts.id.chars().take(12).collect(),
     };
     let user_arg = opts
@@ -159,12 +164,17 @@ pub fn build_spec(
         process["rlimits"] = json!(rlimits);
     }
 
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    let mut namespaces = Vec::new();
+    for (kind, shared) in [
+        ("pid", opts.host_pid),
+        ("ipc", opts.host_ipc),
+        ("uts", opts.host_uts),
+    ] {
+        if !shared {
+            namespaces.push(json!({"type": kind}));
+        }
+    }
+    namespaces.push(json!({"type": "mount"}));
     if opts.network != NetworkMode::Host {
         namespaces.push(json!({"type": "network"}));
     }
@@ -233,7 +243,7 @@ pub fn build_spec(
         annotations.insert("org.kujira.stop-signal".into(), json!(sig));
     }
 
-    let spec = json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "root": {"path": opts.rootfs, "readonly": opts.read_only},
         "hostname": hostname,
@@ -242,6 +252,12 @@ pub fn build_spec(
         "linux": linux,
         "annotations": annotations,
     });
+    if opts.host_uts {
+        // Runtimes set a hostname only in a UTS namespace of the container's own.
+        if let Some(o) = spec.as_object_mut() {
+            o.remove("hostname");
+        }
+    }
     serde_json::from_value(spec).map_err(|e| RuntimeError::Spec(e.to_string()))
 }
 

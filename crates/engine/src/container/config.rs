@@ -128,6 +128,10 @@ pub struct ContainerConfig {
     pub sysctls: BTreeMap<String, String>,
     /// `--add-host` entries as (name, ip).
     pub extra_hosts: Vec<(String, String)>,
+    /// `host`, or empty for the container's own namespace.
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub uts_mode: String,
     /// The chain IDs of the image's layers, top first: the overlay's lower dirs.
     pub layers: Vec<String>,
 }

@@ -118,6 +118,17 @@ fn parse_sysctl(s: &str, net: NetworkMode) -> Result<(String, String), EngineErr
     Ok((key.to_string(), value.to_string()))
 }
 
+/// `--pid`/`--ipc`/`--uts`: `host`, or the container's own (empty, or one of `own`,
+/// which mean the same here); Docker's message otherwise.
+fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<String, EngineError> {
+    match mode {
+        "" => Ok(String::new()),
+        "host" => Ok("host".into()),
+        m if own.contains(&m) => Ok(m.to_string()),
+        m => Err(invalid(format!("invalid {what} mode: {m}"))),
+    }
+}
+
 /// `--add-host NAME:IP` (`NAME=IP` too, as Docker takes).
 fn parse_extra_host(s: &str) -> Result<(String, String), EngineError> {
     let bad = || {
@@ -228,6 +239,10 @@ pub struct CreateOptions {
     pub sysctls: Vec<String>,
     /// `--add-host HOST:IP`, added to the container's `/etc/hosts`.
     pub extra_hosts: Vec<String>,
+    /// `--pid`, `--ipc`, `--uts`: `host`, or empty for the container's own.
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub uts_mode: String,
     /// Leave the rootfs mounted for a start that follows at once (`run`); a plain
     /// `create` unmounts it, so containers that are only created hold no mounts.
     pub keep_mounted: bool,
@@ -348,6 +363,12 @@ impl Engine {
             .iter()
             .map(|h| parse_extra_host(h))
             .collect::<Result<Vec<_>, _>>()?;
+        let pid_mode = namespace_mode("PID", &opts.pid_mode, &[])?;
+        let ipc_mode = namespace_mode("IPC", &opts.ipc_mode, &["private", "shareable"])?;
+        let uts_mode = namespace_mode("UTS", &opts.uts_mode, &[])?;
+        if uts_mode == "host" && opts.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
+            return Err(invalid("conflicting options: hostname and the UTS mode"));
+        }
         let mut no_new_privileges = false;
         let mut seccomp = Seccomp::Default;
         for s in &opts.security_opt {
@@ -456,6 +477,9 @@ impl Engine {
                 seccomp: seccomp.clone(),
                 ulimits,
                 shm_size: shm_size as u64,
+                host_pid: pid_mode == "host",
+                host_ipc: ipc_mode == "host",
+                host_uts: uts_mode == "host",
                 sysctls: sysctls.clone(),
                 cgroups_path: None,
             };
@@ -548,6 +572,9 @@ impl Engine {
                 init: opts.init,
                 shm_size,
                 sysctls,
+                pid_mode,
+                ipc_mode,
+                uts_mode,
                 extra_hosts: extra_hosts.clone(),
                 layers: layers
                     .iter()
