@@ -1436,3 +1436,72 @@ fn pid_ipc_and_uts_of_the_host() {
         "host private"
     );
 }
+
+#[test]
+fn devices_are_given_only_when_asked() {
+    if !std::path::Path::new("/dev/loop1").exists() {
+        eprintln!("no /dev/loop0 and /dev/loop1 on this host: nothing to give");
+        return;
+    }
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let script = "[ -b /dev/loop0 ] && cat /dev/loop0 && echo given; \
+                  [ -b /dev/xdisk ] && cat /dev/xdisk && echo read-only; \
+                  echo x 2>/dev/null > /dev/xdisk || echo no-write";
+    for runtime in ["kujira", "crun"] {
+        let out = k.ok([
+            "run",
+            "--rm",
+            "--runtime",
+            runtime,
+            "--device",
+            "/dev/loop0",
+            "--device",
+            "/dev/loop1:/dev/xdisk:r",
+            "web",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(out, "given\nread-only\nno-write\n", "{runtime}");
+    }
+    // Without --device the same node, made inside, cannot be opened.
+    let out = k.run([
+        "run",
+        "--rm",
+        "web",
+        "sh",
+        "-c",
+        "busybox mknod /tmp/l b 7 0 && cat /tmp/l",
+    ]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"));
+    let err = k.fails(
+        [
+            "run",
+            "--rm",
+            "--device",
+            "/etc/hostname",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    assert!(err.contains("not a device node"), "{err}");
+    k.ok([
+        "create",
+        "--name",
+        "dv",
+        "--device",
+        "/dev/loop0:/dev/d:r",
+        "busybox",
+    ]);
+    assert_eq!(
+        inspect(
+            &k,
+            "{{range .HostConfig.Devices}}{{.PathOnHost}} {{.PathInContainer}} {{.CgroupPermissions}}{{end}}",
+            "dv"
+        ),
+        "/dev/loop0 /dev/d r"
+    );
+}

@@ -110,6 +110,9 @@ pub struct CreateFlags {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long, value_name = "list")]
     pub add_host: Vec<String>,
+    /// Add a host device to the container
+    #[arg(long, value_name = "list")]
+    pub device: Vec<String>,
     /// PID namespace to use
     #[arg(long, value_name = "string")]
     pub pid: Option<String>,

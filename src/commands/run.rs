@@ -108,6 +108,7 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         shm_size: f.shm_size.as_deref().map(parse_bytes).transpose()?,
         sysctls: f.sysctl.clone(),
         extra_hosts: f.add_host.clone(),
+        devices: f.device.clone(),
         pid_mode: f.pid.clone().unwrap_or_default(),
         ipc_mode: f.ipc.clone().unwrap_or_default(),
         uts_mode: f.uts.clone().unwrap_or_default(),

@@ -182,32 +182,53 @@ fn collect_devices(dir: &Path, out: &mut Vec<HostDevice>) {
             }
             continue;
         }
-        let kind = if ft.is_char_device() {
-            'c'
-        } else if ft.is_block_device() {
-            'b'
-        } else {
-            continue;
-        };
         if path == Path::new("/dev/console") {
             continue;
         }
-        let rdev = meta.rdev();
-        out.push(HostDevice {
-            path,
-            kind,
-            major: libc::major(rdev) as u64,
-            minor: libc::minor(rdev) as u64,
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-        });
+        if let Some(d) = device_of(&path, &meta) {
+            out.push(d);
+        }
     }
+}
+
+/// The host device at `path` (a device node, symlinks followed), or `None`.
+pub fn host_device(path: &Path) -> Option<HostDevice> {
+    device_of(path, &std::fs::metadata(path).ok()?)
+}
+
+/// `path` as a device, from its metadata, unless it is no device node.
+fn device_of(path: &Path, meta: &std::fs::Metadata) -> Option<HostDevice> {
+    let ft = meta.file_type();
+    let kind = if ft.is_char_device() {
+        'c'
+    } else if ft.is_block_device() {
+        'b'
+    } else {
+        return None;
+    };
+    let rdev = meta.rdev();
+    Some(HostDevice {
+        path: path.to_path_buf(),
+        kind,
+        major: libc::major(rdev) as u64,
+        minor: libc::minor(rdev) as u64,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_device_by_path() {
+        let d = host_device(Path::new("/dev/null")).unwrap();
+        assert_eq!((d.kind, d.major, d.minor), ('c', 1, 3));
+        assert!(host_device(Path::new("/etc/hostname")).is_none());
+        assert!(host_device(Path::new("/no/such")).is_none());
+    }
 
     #[test]
     fn detects_this_host() {

@@ -97,6 +97,8 @@ pub struct RunOptions {
     /// `/dev/shm`'s size in bytes (0: Docker's default).
     pub shm_size: u64,
     /// `--pid host`, `--ipc host`, `--uts host`: the host's namespace, not a new one.
+    /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
+    pub devices: Vec<String>,
     pub host_pid: bool,
     pub host_ipc: bool,
     pub host_uts: bool,
@@ -218,16 +220,31 @@ pub fn build_spec(
         "resources": resources,
         "cgroupsPath": opts.cgroups_path.clone().unwrap_or_else(|| format!("/kujira/{}", opts.id)),
     });
+    let node = |d: &crate::HostDevice, path: &Path| {
+        json!({
+            "path": path, "type": d.kind.to_string(), "major": d.major, "minor": d.minor,
+            "fileMode": d.mode, "uid": d.uid, "gid": d.gid,
+        })
+    };
+    let mut nodes: Vec<Value> = Vec::new();
     if opts.privileged {
-        linux["devices"] = json!(host
-            .devices
-            .iter()
-            .map(|d| json!({
-                "path": d.path, "type": d.kind.to_string(), "major": d.major, "minor": d.minor,
-                "fileMode": d.mode, "uid": d.uid, "gid": d.gid,
-            }))
-            .collect::<Vec<_>>());
-    } else {
+        nodes.extend(host.devices.iter().map(|d| node(d, &d.path)));
+    }
+    for spec in &opts.devices {
+        let (dev, inside, access) = parse_device(spec)?;
+        nodes.retain(|n| n["path"].as_str() != inside.to_str());
+        nodes.push(node(&dev, &inside));
+        if let Some(rules) = linux["resources"]["devices"].as_array_mut() {
+            rules.push(json!({
+                "allow": true, "type": dev.kind.to_string(), "major": dev.major,
+                "minor": dev.minor, "access": access,
+            }));
+        }
+    }
+    if !nodes.is_empty() {
+        linux["devices"] = json!(nodes);
+    }
+    if !opts.privileged {
         linux["maskedPaths"] = json!(defaults::MASKED_PATHS);
         linux["readonlyPaths"] = json!(defaults::READONLY_PATHS);
         // The profile's capability conditions are settled against what the
@@ -462,6 +479,34 @@ fn parse_bind(spec: &str) -> Result<Value, RuntimeError> {
         }
     }
     Ok(json!({"destination": dest, "type": "bind", "source": src, "options": options}))
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`: the host device, its path inside, and
+/// its cgroup access (`rwm` unless given).
+fn parse_device(spec: &str) -> Result<(crate::HostDevice, PathBuf, String), RuntimeError> {
+    let bad = |reason: String| RuntimeError::InvalidOption {
+        what: "device",
+        reason,
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_access = |s: &str| !s.is_empty() && s.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let (src, dest, access) = match parts.as_slice() {
+        [s] => (*s, *s, "rwm"),
+        [s, a] if is_access(a) => (*s, *s, *a),
+        [s, d] => (*s, *d, "rwm"),
+        [s, d, a] if is_access(a) => (*s, *d, *a),
+        _ => return Err(bad(format!("invalid device specification: {spec}"))),
+    };
+    if !dest.starts_with('/') {
+        return Err(bad(format!("{dest} is not an absolute path")));
+    }
+    let dev = crate::host::host_device(Path::new(src))
+        .ok_or_else(|| bad(format!("error gathering device information while adding custom device \"{src}\": not a device node")))?;
+    Ok((
+        dev,
+        Path::new(dest).components().collect(),
+        access.to_string(),
+    ))
 }
 
 fn parse_tmpfs(spec: &str) -> Result<Value, RuntimeError> {

@@ -128,6 +128,8 @@ pub struct ContainerConfig {
     pub sysctls: BTreeMap<String, String>,
     /// `--add-host` entries as (name, ip).
     pub extra_hosts: Vec<(String, String)>,
+    /// `--device` as given.
+    pub devices: Vec<String>,
     /// `host`, or empty for the container's own namespace.
     pub pid_mode: String,
     pub ipc_mode: String,

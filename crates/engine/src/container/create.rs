@@ -239,6 +239,8 @@ pub struct CreateOptions {
     pub sysctls: Vec<String>,
     /// `--add-host HOST:IP`, added to the container's `/etc/hosts`.
     pub extra_hosts: Vec<String>,
+    /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
+    pub devices: Vec<String>,
     /// `--pid`, `--ipc`, `--uts`: `host`, or empty for the container's own.
     pub pid_mode: String,
     pub ipc_mode: String,
@@ -477,6 +479,7 @@ impl Engine {
                 seccomp: seccomp.clone(),
                 ulimits,
                 shm_size: shm_size as u64,
+                devices: opts.devices.clone(),
                 host_pid: pid_mode == "host",
                 host_ipc: ipc_mode == "host",
                 host_uts: uts_mode == "host",
@@ -575,6 +578,7 @@ impl Engine {
                 pid_mode,
                 ipc_mode,
                 uts_mode,
+                devices: opts.devices.clone(),
                 extra_hosts: extra_hosts.clone(),
                 layers: layers
                     .iter()
