@@ -1505,3 +1505,73 @@ fn devices_are_given_only_when_asked() {
         "/dev/loop0 /dev/d r"
     );
 }
+
+#[test]
+fn memory_swap_reservation_shares_oom_score_and_groups() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let id = k
+        .ok([
+            "run",
+            "-d",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "100m",
+            "--memory-reservation",
+            "32m",
+            "--cpu-shares",
+            "512",
+            "--oom-score-adj",
+            "300",
+            "--group-add",
+            "123",
+            "web",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let cg = |ctrl: &str, file: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}/kujira/{id}/{file}"))
+            .map(|s| s.trim().to_string())
+            .ok()
+    };
+    if cg("memory", "memory.limit_in_bytes").is_some() {
+        assert_eq!(cg("memory", "memory.limit_in_bytes").unwrap(), "67108864");
+        assert_eq!(
+            cg("memory", "memory.soft_limit_in_bytes").unwrap(),
+            "33554432"
+        );
+        if let Some(sw) = cg("memory", "memory.memsw.limit_in_bytes") {
+            assert_eq!(sw, "104857600");
+        }
+        assert_eq!(cg("cpu", "cpu.shares").unwrap(), "512");
+    }
+    assert_eq!(
+        k.ok(["exec", &id, "cat", "/proc/1/oom_score_adj"]).trim(),
+        "300"
+    );
+    let status = k.ok(["exec", &id, "grep", "^Groups", "/proc/1/status"]);
+    assert!(status.contains("123"), "{status}");
+    assert_eq!(
+        inspect(
+            &k,
+            "{{.HostConfig.MemorySwap}} {{.HostConfig.MemoryReservation}} {{.HostConfig.CpuShares}} {{.HostConfig.OomScoreAdj}}",
+            &id
+        ),
+        "104857600 33554432 512 300"
+    );
+    // Docker's checks.
+    for args in [
+        &["--memory-swap", "10m"][..],
+        &["-m", "64m", "--memory-swap", "10m"][..],
+        &["--oom-score-adj", "2000"][..],
+        &["--group-add", "no-such-group"][..],
+    ] {
+        let mut cmd = vec!["run", "--rm"];
+        cmd.extend_from_slice(args);
+        cmd.extend(["busybox", "true"]);
+        k.fails(cmd, 125);
+    }
+}

@@ -110,6 +110,21 @@ pub struct CreateFlags {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long, value_name = "list")]
     pub add_host: Vec<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long, value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "int")]
+    pub cpu_shares: Option<u64>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// Add additional groups to join
+    #[arg(long, value_name = "list")]
+    pub group_add: Vec<String>,
     /// Add a host device to the container
     #[arg(long, value_name = "list")]
     pub device: Vec<String>,

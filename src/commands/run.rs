@@ -109,6 +109,18 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         sysctls: f.sysctl.clone(),
         extra_hosts: f.add_host.clone(),
         devices: f.device.clone(),
+        memory_swap: match f.memory_swap.as_deref() {
+            Some("-1") => Some(-1),
+            other => other.map(parse_bytes).transpose()?,
+        },
+        memory_reservation: f
+            .memory_reservation
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?,
+        cpu_shares: f.cpu_shares,
+        oom_score_adj: f.oom_score_adj,
+        group_add: f.group_add.clone(),
         pid_mode: f.pid.clone().unwrap_or_default(),
         ipc_mode: f.ipc.clone().unwrap_or_default(),
         uts_mode: f.uts.clone().unwrap_or_default(),

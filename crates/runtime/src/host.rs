@@ -65,6 +65,9 @@ pub struct HostFacts {
     /// The host's device nodes (only used for privileged containers).
     pub devices: Vec<HostDevice>,
     pub cgroup: CgroupMode,
+    /// Whether a swap limit can be set (v1's `memory.memsw.*`, v2's
+    /// `memory.swap.max`); without it Docker ignores `--memory-swap`.
+    pub swap_accounting: bool,
 }
 
 /// Docker's ulimit names and their `RLIMIT_*` resources.
@@ -120,7 +123,15 @@ impl HostFacts {
                 Vec::new()
             },
             cgroup: CgroupMode::detect(),
+            swap_accounting: swap_accounting(),
         }
+    }
+}
+
+fn swap_accounting() -> bool {
+    match CgroupMode::detect() {
+        CgroupMode::V2 => true,
+        _ => Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
     }
 }
 

@@ -97,6 +97,13 @@ pub struct RunOptions {
     /// `/dev/shm`'s size in bytes (0: Docker's default).
     pub shm_size: u64,
     /// `--pid host`, `--ipc host`, `--uts host`: the host's namespace, not a new one.
+    /// `--memory-swap` (memory plus swap; -1 unlimited), `--memory-reservation`,
+    /// `--cpu-shares`, `--oom-score-adj`, `--group-add`.
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub oom_score_adj: Option<i32>,
+    pub group_add: Vec<String>,
     /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
     pub devices: Vec<String>,
     pub host_pid: bool,
@@ -159,8 +166,24 @@ pub fn build_spec(
         },
         "noNewPrivileges": opts.no_new_privileges,
     });
-    if !user.additional_gids.is_empty() {
-        process["user"]["additionalGids"] = json!(user.additional_gids);
+    let mut gids = user.additional_gids.clone();
+    for g in &opts.group_add {
+        let gid = crate::user::resolve_group(user_root, g)?;
+        if !gids.contains(&gid) {
+            gids.push(gid);
+        }
+    }
+    if !gids.is_empty() {
+        process["user"]["additionalGids"] = json!(gids);
+    }
+    if let Some(adj) = opts.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(RuntimeError::InvalidOption {
+                what: "--oom-score-adj",
+                reason: format!("Invalid value {adj}, range for oom score adj is [-1000, 1000]"),
+            });
+        }
+        process["oomScoreAdj"] = json!(adj);
     }
     if !rlimits.is_empty() {
         process["rlimits"] = json!(rlimits);
@@ -196,7 +219,34 @@ pub fn build_spec(
             });
         }
         resources["memory"] = json!({"limit": memory});
+        // Docker: as much swap as memory unless told otherwise.
+        let swap = match opts.memory_swap {
+            None | Some(0) => memory * 2,
+            Some(-1) => -1,
+            Some(s) if s < memory => {
+                return Err(RuntimeError::InvalidOption {
+                    what: "memory-swap",
+                    reason:
+                        "Minimum memoryswap limit should be larger than memory limit, see usage"
+                            .into(),
+                })
+            }
+            Some(s) => s,
+        };
+        if host.swap_accounting {
+            resources["memory"]["swap"] = json!(swap);
+        }
+    } else if opts.memory_swap.is_some_and(|s| s != 0) {
+        return Err(RuntimeError::InvalidOption {
+            what: "memory-swap",
+            reason: "You should always set the Memory limit when using Memoryswap limit, see usage"
+                .into(),
+        });
     }
+    if let Some(r) = opts.memory_reservation {
+        resources["memory"]["reservation"] = json!(r);
+    }
+
     if let Some(cpus) = opts.cpus {
         if !(cpus.is_finite() && cpus > 0.0) {
             return Err(RuntimeError::InvalidOption {
@@ -212,6 +262,9 @@ pub fn build_spec(
         if pids > 0 {
             resources["pids"] = json!({"limit": pids});
         }
+    }
+    if let Some(shares) = opts.cpu_shares {
+        resources["cpu"]["shares"] = json!(shares.max(2));
     }
 
     let mut linux = json!({

@@ -109,6 +109,20 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<ResolvedUser, RuntimeEr
     Ok(resolved)
 }
 
+/// A group by name or number, against the rootfs's `/etc/group` (`--group-add`).
+pub fn resolve_group(rootfs: &Path, group: &str) -> Result<u32, RuntimeError> {
+    let gid_arg = numeric_id(group)?;
+    let groups = read_in_root(rootfs, "etc/group")
+        .map(|t| parse_group(&t))
+        .unwrap_or_default();
+    groups
+        .iter()
+        .find(|g| g.name == group || gid_arg == Some(g.gid))
+        .map(|g| g.gid)
+        .or(gid_arg)
+        .ok_or_else(|| RuntimeError::GroupNotFound(group.to_string()))
+}
+
 fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))

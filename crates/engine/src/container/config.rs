@@ -130,6 +130,11 @@ pub struct ContainerConfig {
     pub extra_hosts: Vec<(String, String)>,
     /// `--device` as given.
     pub devices: Vec<String>,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub cpu_shares: u64,
+    pub oom_score_adj: i32,
+    pub group_add: Vec<String>,
     /// `host`, or empty for the container's own namespace.
     pub pid_mode: String,
     pub ipc_mode: String,

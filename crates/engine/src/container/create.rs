@@ -241,6 +241,11 @@ pub struct CreateOptions {
     pub extra_hosts: Vec<String>,
     /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
     pub devices: Vec<String>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub oom_score_adj: Option<i32>,
+    pub group_add: Vec<String>,
     /// `--pid`, `--ipc`, `--uts`: `host`, or empty for the container's own.
     pub pid_mode: String,
     pub ipc_mode: String,
@@ -480,6 +485,11 @@ impl Engine {
                 ulimits,
                 shm_size: shm_size as u64,
                 devices: opts.devices.clone(),
+                memory_swap: opts.memory_swap,
+                memory_reservation: opts.memory_reservation,
+                cpu_shares: opts.cpu_shares,
+                oom_score_adj: opts.oom_score_adj,
+                group_add: opts.group_add.clone(),
                 host_pid: pid_mode == "host",
                 host_ipc: ipc_mode == "host",
                 host_uts: uts_mode == "host",
@@ -579,6 +589,14 @@ impl Engine {
                 ipc_mode,
                 uts_mode,
                 devices: opts.devices.clone(),
+                memory_swap: match (opts.memory, opts.memory_swap) {
+                    (Some(m), None | Some(0)) => m * 2,
+                    (_, s) => s.unwrap_or(0),
+                },
+                memory_reservation: opts.memory_reservation.unwrap_or(0),
+                cpu_shares: opts.cpu_shares.unwrap_or(0),
+                oom_score_adj: opts.oom_score_adj.unwrap_or(0),
+                group_add: opts.group_add.clone(),
                 extra_hosts: extra_hosts.clone(),
                 layers: layers
                     .iter()

@@ -20,6 +20,7 @@ fn host() -> HostFacts {
             gid: 6,
         }],
         cgroup: CgroupMode::Hybrid,
+        swap_accounting: true,
     }
 }
 
