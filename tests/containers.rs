@@ -1575,3 +1575,47 @@ fn memory_swap_reservation_shares_oom_score_and_groups() {
         k.fails(cmd, 125);
     }
 }
+
+#[test]
+fn dns_flags_and_cidfile() {
+    let k = with_images();
+    let _c = Cleanup(&k);
+    let out = k.ok([
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:3",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert_eq!(
+        out,
+        "nameserver 192.0.2.53\nsearch example.test\noptions ndots:3\n"
+    );
+    k.fails(
+        ["run", "--rm", "--dns", "not-an-ip", "busybox", "true"],
+        125,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cid = dir.path().join("cid");
+    let cid_arg = cid.to_str().unwrap();
+    k.ok([
+        "create",
+        "--cidfile",
+        cid_arg,
+        "--name",
+        "withcid",
+        "busybox",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&cid).unwrap(),
+        inspect(&k, "{{.Id}}", "withcid")
+    );
+    let err = k.fails(["create", "--cidfile", cid_arg, "busybox"], 125);
+    assert!(err.contains("Container ID file found"), "{err}");
+}

@@ -122,6 +122,18 @@ pub struct CreateFlags {
     /// Tune host's OOM preferences (-1000 to 1000)
     #[arg(long, value_name = "int", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "string")]
+    pub cidfile: Option<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "list")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "list")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, value_name = "list")]
+    pub dns_option: Vec<String>,
     /// Add additional groups to join
     #[arg(long, value_name = "list")]
     pub group_add: Vec<String>,

@@ -121,6 +121,9 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         cpu_shares: f.cpu_shares,
         oom_score_adj: f.oom_score_adj,
         group_add: f.group_add.clone(),
+        dns: f.dns.clone(),
+        dns_search: f.dns_search.clone(),
+        dns_options: f.dns_option.clone(),
         pid_mode: f.pid.clone().unwrap_or_default(),
         ipc_mode: f.ipc.clone().unwrap_or_default(),
         uts_mode: f.uts.clone().unwrap_or_default(),
@@ -132,6 +135,14 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
 fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliError> {
     let mut opts = create_options(f)?;
     opts.keep_mounted = cmd == "run";
+    if let Some(path) = &f.cidfile {
+        if std::path::Path::new(path).exists() {
+            return Err(CliError::new(
+                125,
+                format!("kujira: Container ID file found, make sure the other container isn't running or delete {path}"),
+            ));
+        }
+    }
     if !matches!(f.pull.as_str(), "missing" | "always" | "never") {
         return Err(CliError::new(
             125,
@@ -170,9 +181,18 @@ fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliE
             },
         )?;
     }
-    engine
+    let c = engine
         .create_container(&opts)
-        .map_err(|e| run_error(cmd, e))
+        .map_err(|e| run_error(cmd, e))?;
+    if let Some(path) = &f.cidfile {
+        std::fs::write(path, c.id()).map_err(|e| {
+            CliError::new(
+                125,
+                format!("kujira: failed to write the container ID to the file: {e}"),
+            )
+        })?;
+    }
+    Ok(c)
 }
 
 pub fn create_cmd(engine: &Engine, args: &CreateArgs) -> Result<(), CliError> {

@@ -135,6 +135,9 @@ pub struct ContainerConfig {
     pub cpu_shares: u64,
     pub oom_score_adj: i32,
     pub group_add: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
     /// `host`, or empty for the container's own namespace.
     pub pid_mode: String,
     pub ipc_mode: String,

@@ -118,6 +118,48 @@ fn parse_sysctl(s: &str, net: NetworkMode) -> Result<(String, String), EngineErr
     Ok((key.to_string(), value.to_string()))
 }
 
+/// `--dns`, `--dns-search`, `--dns-option`.
+struct Dns {
+    servers: Vec<String>,
+    search: Vec<String>,
+    options: Vec<String>,
+}
+
+impl Dns {
+    /// The container's `resolv.conf`: the host's, with what was asked in place of
+    /// its nameservers, search domains and options.
+    fn resolv_conf(&self, host: &str) -> String {
+        if self.servers.is_empty() && self.search.is_empty() && self.options.is_empty() {
+            return host.to_string();
+        }
+        let lines = |key: &str| -> Vec<String> {
+            host.lines()
+                .filter_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+                .collect()
+        };
+        let pick = |asked: &[String], key: &str| {
+            if asked.is_empty() {
+                lines(key)
+            } else {
+                asked.to_vec()
+            }
+        };
+        let mut out = String::new();
+        for s in pick(&self.servers, "nameserver ") {
+            out.push_str(&format!("nameserver {s}\n"));
+        }
+        let search = pick(&self.search, "search ");
+        if !search.is_empty() {
+            out.push_str(&format!("search {}\n", search.join(" ")));
+        }
+        let options = pick(&self.options, "options ");
+        if !options.is_empty() {
+            out.push_str(&format!("options {}\n", options.join(" ")));
+        }
+        out
+    }
+}
+
 /// `--pid`/`--ipc`/`--uts`: `host`, or the container's own (empty, or one of `own`,
 /// which mean the same here); Docker's message otherwise.
 fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<String, EngineError> {
@@ -246,6 +288,10 @@ pub struct CreateOptions {
     pub cpu_shares: Option<u64>,
     pub oom_score_adj: Option<i32>,
     pub group_add: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`: the container's `/etc/resolv.conf`.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
     /// `--pid`, `--ipc`, `--uts`: `host`, or empty for the container's own.
     pub pid_mode: String,
     pub ipc_mode: String,
@@ -376,6 +422,18 @@ impl Engine {
         if uts_mode == "host" && opts.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
             return Err(invalid("conflicting options: hostname and the UTS mode"));
         }
+        let dns = Dns {
+            servers: opts.dns.clone(),
+            search: opts.dns_search.clone(),
+            options: opts.dns_options.clone(),
+        };
+        for s in &dns.servers {
+            if s.parse::<std::net::IpAddr>().is_err() {
+                return Err(invalid(format!(
+                    "invalid argument \"{s}\" for \"--dns\" flag: {s} is not an ip address"
+                )));
+            }
+        }
         let mut no_new_privileges = false;
         let mut seccomp = Seccomp::Default;
         for s in &opts.security_opt {
@@ -439,6 +497,7 @@ impl Engine {
                 &hostname,
                 network.1,
                 &extra_hosts,
+                &dns,
             )?);
             let mut mount_points = mounts;
             for t in &opts.tmpfs {
@@ -597,6 +656,9 @@ impl Engine {
                 cpu_shares: opts.cpu_shares.unwrap_or(0),
                 oom_score_adj: opts.oom_score_adj.unwrap_or(0),
                 group_add: opts.group_add.clone(),
+                dns: dns.servers.clone(),
+                dns_search: dns.search.clone(),
+                dns_options: dns.options.clone(),
                 extra_hosts: extra_hosts.clone(),
                 layers: layers
                     .iter()
@@ -662,6 +724,7 @@ impl Engine {
         hostname: &str,
         net: NetworkMode,
         extra_hosts: &[(String, String)],
+        dns: &Dns,
     ) -> Result<Vec<String>, EngineError> {
         if net == NetworkMode::Host {
             return Ok(["/etc/hosts", "/etc/resolv.conf"]
@@ -688,7 +751,8 @@ impl Engine {
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }
         hosts.push_str(&format!("127.0.1.1\t{host}\n"));
-        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv =
+            dns.resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
         Ok(vec![
             write("hostname", format!("{host}\n"))?,
             write("hosts", hosts)?,
@@ -741,6 +805,26 @@ fn parse_ulimit(s: &str) -> Result<Ulimit, EngineError> {
 #[cfg(test)]
 mod tests {
     use super::with_image_volumes;
+
+    #[test]
+    fn resolv_conf_takes_what_was_asked() {
+        let host = "nameserver 10.0.0.1\nsearch corp.example\noptions ndots:1\n";
+        let none = super::Dns {
+            servers: vec![],
+            search: vec![],
+            options: vec![],
+        };
+        assert_eq!(none.resolv_conf(host), host);
+        let asked = super::Dns {
+            servers: vec!["1.1.1.1".into(), "9.9.9.9".into()],
+            search: vec![],
+            options: vec!["ndots:2".into()],
+        };
+        assert_eq!(
+            asked.resolv_conf(host),
+            "nameserver 1.1.1.1\nnameserver 9.9.9.9\nsearch corp.example\noptions ndots:2\n"
+        );
+    }
 
     #[test]
     fn image_volumes_not_covered_become_anonymous() {
