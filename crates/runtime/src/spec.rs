@@ -211,6 +211,7 @@ pub fn build_spec(
     } else {
         resources["devices"] = json!(defaults::device_rules());
     }
+    let swap = memory_swap(opts.memory, opts.memory_swap)?;
     if let Some(memory) = opts.memory {
         if memory < 6 * 1024 * 1024 {
             return Err(RuntimeError::InvalidOption {
@@ -219,29 +220,9 @@ pub fn build_spec(
             });
         }
         resources["memory"] = json!({"limit": memory});
-        // Docker: as much swap as memory unless told otherwise.
-        let swap = match opts.memory_swap {
-            None | Some(0) => memory * 2,
-            Some(-1) => -1,
-            Some(s) if s < memory => {
-                return Err(RuntimeError::InvalidOption {
-                    what: "memory-swap",
-                    reason:
-                        "Minimum memoryswap limit should be larger than memory limit, see usage"
-                            .into(),
-                })
-            }
-            Some(s) => s,
-        };
-        if host.swap_accounting {
+        if let (Some(swap), true) = (swap, host.swap_accounting) {
             resources["memory"]["swap"] = json!(swap);
         }
-    } else if opts.memory_swap.is_some_and(|s| s != 0) {
-        return Err(RuntimeError::InvalidOption {
-            what: "memory-swap",
-            reason: "You should always set the Memory limit when using Memoryswap limit, see usage"
-                .into(),
-        });
     }
     if let Some(r) = opts.memory_reservation {
         resources["memory"]["reservation"] = json!(r);
@@ -534,9 +515,9 @@ fn parse_bind(spec: &str) -> Result<Value, RuntimeError> {
     Ok(json!({"destination": dest, "type": "bind", "source": src, "options": options}))
 }
 
-/// `--device HOST[:CONTAINER][:PERMISSIONS]`: the host device, its path inside, and
-/// its cgroup access (`rwm` unless given).
-fn parse_device(spec: &str) -> Result<(crate::HostDevice, PathBuf, String), RuntimeError> {
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` split into its three parts (the
+/// container path defaults to the host's, the permissions to `rwm`).
+pub fn split_device(spec: &str) -> Result<(&str, &str, &str), RuntimeError> {
     let bad = |reason: String| RuntimeError::InvalidOption {
         what: "device",
         reason,
@@ -553,6 +534,38 @@ fn parse_device(spec: &str) -> Result<(crate::HostDevice, PathBuf, String), Runt
     if !dest.starts_with('/') {
         return Err(bad(format!("{dest} is not an absolute path")));
     }
+    Ok((src, dest, access))
+}
+
+/// Docker's memory-plus-swap limit for `memory` and `--memory-swap`: as much swap as
+/// memory unless told otherwise, `-1` for unlimited; `None` without a memory limit.
+pub fn memory_swap(memory: Option<i64>, swap: Option<i64>) -> Result<Option<i64>, RuntimeError> {
+    let bad = |reason: &str| RuntimeError::InvalidOption {
+        what: "memory-swap",
+        reason: reason.into(),
+    };
+    match (memory, swap) {
+        (None, None | Some(0)) => Ok(None),
+        (None, Some(_)) => Err(bad(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        )),
+        (Some(m), None | Some(0)) => Ok(Some(m * 2)),
+        (Some(_), Some(-1)) => Ok(Some(-1)),
+        (Some(m), Some(s)) if s < m => Err(bad(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        )),
+        (Some(_), Some(s)) => Ok(Some(s)),
+    }
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`: the host device, its path inside, and
+/// its cgroup access (`rwm` unless given).
+fn parse_device(spec: &str) -> Result<(crate::HostDevice, PathBuf, String), RuntimeError> {
+    let bad = |reason: String| RuntimeError::InvalidOption {
+        what: "device",
+        reason,
+    };
+    let (src, dest, access) = split_device(spec)?;
     let dev = crate::host::host_device(Path::new(src))
         .ok_or_else(|| bad(format!("error gathering device information while adding custom device \"{src}\": not a device node")))?;
     Ok((

@@ -648,10 +648,10 @@ impl Engine {
                 ipc_mode,
                 uts_mode,
                 devices: opts.devices.clone(),
-                memory_swap: match (opts.memory, opts.memory_swap) {
-                    (Some(m), None | Some(0)) => m * 2,
-                    (_, s) => s.unwrap_or(0),
-                },
+                memory_swap: kujira_runtime::spec::memory_swap(opts.memory, opts.memory_swap)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
                 memory_reservation: opts.memory_reservation.unwrap_or(0),
                 cpu_shares: opts.cpu_shares.unwrap_or(0),
                 oom_score_adj: opts.oom_score_adj.unwrap_or(0),

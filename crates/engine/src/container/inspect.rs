@@ -182,11 +182,8 @@ impl Engine {
                 "NanoCpus": cfg.nano_cpus,
                 "PidsLimit": if cfg.pids_limit > 0 { json!(cfg.pids_limit) } else { Value::Null },
                 "Init": if cfg.init { json!(true) } else { Value::Null },
-                "Devices": cfg.devices.iter().map(|d| {
-                    let p: Vec<&str> = d.split(':').collect();
-                    let inside = p.get(1).filter(|s| s.starts_with('/')).unwrap_or(&p[0]);
-                    let perms = p.last().filter(|s| !s.starts_with('/')).unwrap_or(&"rwm");
-                    json!({"PathOnHost": p[0], "PathInContainer": inside, "CgroupPermissions": perms})
+                "Devices": cfg.devices.iter().filter_map(|d| kujira_runtime::spec::split_device(d).ok()).map(|(host, inside, perms)| {
+                    json!({"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms})
                 }).collect::<Vec<_>>(),
                 "PidMode": cfg.pid_mode,
                 "IpcMode": if cfg.ipc_mode.is_empty() { "private" } else { cfg.ipc_mode.as_str() },

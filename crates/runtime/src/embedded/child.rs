@@ -419,6 +419,37 @@ fn do_mount(rootfd: RawFd, m: &MountStep) -> Step {
     Ok(())
 }
 
+/// A new terminal in the devpts of the root `rootfd`: (master, slave), both
+/// close-on-exec. Raw system calls only, so it serves the forked init as well.
+pub(crate) fn open_pty(rootfd: RawFd) -> Step<(RawFd, RawFd)> {
+    let master = openat2(
+        rootfd,
+        c"dev/pts/ptmx",
+        (libc::O_RDWR | libc::O_NOCTTY) as u64,
+    )
+    .map_err(|e| Fail("opening /dev/pts/ptmx".into(), e))?;
+    // SAFETY: terminal ioctls on the descriptor just opened.
+    let slave = unsafe {
+        let unlock: libc::c_int = 0;
+        if libc::ioctl(master, libc::TIOCSPTLCK, &unlock) < 0 {
+            let e = errno();
+            close(master);
+            return Err(Fail("unlocking the terminal".into(), e));
+        }
+        libc::ioctl(
+            master,
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        let e = errno();
+        close(master);
+        return Err(Fail("opening the terminal's slave".into(), e));
+    }
+    Ok((master, slave))
+}
+
 /// Opens a terminal in the container's devpts, sends its master to the console
 /// socket and makes its slave the controlling terminal and stdio.
 fn console(rootfd: RawFd, socket: Option<&CStr>) -> Step {
@@ -428,23 +459,7 @@ fn console(rootfd: RawFd, socket: Option<&CStr>) -> Step {
     };
     use std::os::fd::AsRawFd;
     let fail = |what: &str, e: i32| Fail(format!("setting up the terminal: {what}"), e);
-    let master = openat2(
-        rootfd,
-        c"dev/pts/ptmx",
-        (libc::O_RDWR | libc::O_NOCTTY) as u64,
-    )
-    .map_err(|e| fail("opening /dev/pts/ptmx", e))?;
-    // SAFETY: terminal ioctls on the descriptor just opened.
-    let slave = unsafe {
-        let unlock: libc::c_int = 0;
-        if libc::ioctl(master, libc::TIOCSPTLCK, &unlock) < 0 {
-            return Err(fail("unlocking", errno()));
-        }
-        libc::ioctl(master, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY)
-    };
-    if slave < 0 {
-        return Err(fail("opening the slave", errno()));
-    }
+    let (master, slave) = open_pty(rootfd).map_err(|f| fail(&f.0, f.1))?;
     if let Some(path) = socket {
         let sock = mksocket(
             AddressFamily::Unix,

@@ -28,35 +28,18 @@ fn bad(reason: impl std::fmt::Display) -> RuntimeError {
 
 /// Opens a terminal in the container's own devpts: (master, slave).
 fn terminal(pid: i32) -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
     let root_path = format!("/proc/{pid}/root");
-    let fail = |e: std::io::Error| RuntimeError::io("opening a terminal in", &root_path, e);
-    let root = File::open(&root_path).map_err(fail)?;
-    let master = openat2(
-        &root,
-        "dev/pts/ptmx",
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT,
-    )
-    .map_err(|e| fail(e.into()))?;
-    // SAFETY: terminal ioctls on the descriptor just opened.
-    let slave = unsafe {
-        let unlock: libc::c_int = 0;
-        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 {
-            return Err(fail(std::io::Error::last_os_error()));
-        }
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+    let root = File::open(&root_path)
+        .map_err(|e| RuntimeError::io("opening a terminal in", &root_path, e))?;
+    let (master, slave) = child::open_pty(root.as_raw_fd()).map_err(|f| {
+        RuntimeError::io(
+            "opening a terminal in",
+            &root_path,
+            std::io::Error::from_raw_os_error(f.1),
         )
-    };
-    if slave < 0 {
-        return Err(fail(std::io::Error::last_os_error()));
-    }
-    // SAFETY: the kernel just returned this descriptor.
-    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+    })?;
+    // SAFETY: both descriptors were just opened and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) })
 }
 
 pub(crate) fn command(
