@@ -1338,7 +1338,7 @@ fn shm_size_sysctls_and_extra_hosts() {
             "web",
             "sh",
             "-c",
-            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; grep db /etc/hosts; grep /dev/shm /proc/mounts",
+            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; grep -w db /etc/hosts; grep /dev/shm /proc/mounts",
         ]);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
