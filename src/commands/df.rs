@@ -64,7 +64,7 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
                 ),
                 ("Names", c.name().to_string()),
                 ("Size", human::size(u.rw_size)),
-                ("Status", super::ps::status_text(c)),
+                ("Status", kujira_engine::container::status::status_text(c)),
             ])
         });
         Format::parse(VERBOSE_CONTAINERS)?.write(&mut out, &container_header(), containers)?;

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use kujira_engine::container::list::{ContainerFilters, ContainerListing};
+use kujira_engine::container::status::{status_text, unix_of};
 use kujira_engine::container::Container;
 use kujira_engine::Engine;
 use kujira_template::Value;
@@ -39,38 +40,6 @@ pub fn run(engine: &Engine, args: &PsArgs) -> Result<(), CliError> {
     format.write(&mut out, &header(), rows)?;
     out.flush()?;
     Ok(())
-}
-
-fn unix_of(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
-}
-
-/// "Up 5 seconds", "Exited (0) 2 minutes ago", "Created", … as Docker words them.
-pub fn status_text(c: &Container) -> String {
-    let st = &c.row.state;
-    let now = chrono::Utc::now().timestamp();
-    match st.status.as_str() {
-        "running" => format!("Up {}", human::duration(now - unix_of(&st.started_at))),
-        "paused" => format!(
-            "Up {} (Paused)",
-            human::duration(now - unix_of(&st.started_at))
-        ),
-        "restarting" => format!(
-            "Restarting ({}) {} ago",
-            st.exit_code,
-            human::duration(now - unix_of(&st.finished_at))
-        ),
-        "exited" => format!(
-            "Exited ({}) {} ago",
-            st.exit_code,
-            human::duration(now - unix_of(&st.finished_at))
-        ),
-        "created" => "Created".into(),
-        "dead" => "Dead".into(),
-        other => other.to_string(),
-    }
 }
 
 /// `0.0.0.0:8001->80/tcp, 443/tcp` — published ports first, then exposed ones.

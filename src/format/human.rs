@@ -64,44 +64,7 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// `units.HumanDuration`.
-pub fn duration(secs: i64) -> String {
-    let s = secs;
-    if s < 1 {
-        return "Less than a second".into();
-    }
-    if s == 1 {
-        return "1 second".into();
-    }
-    if s < 60 {
-        return format!("{s} seconds");
-    }
-    let minutes = s / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    // Go rounds to the nearest hour here (half away from zero).
-    let hours = (s + 1800) / 3600;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", s / 3600 / 24 / 365)
-}
+pub use kujira_engine::container::status::human_duration as duration;
 
 /// "2 weeks ago", measured from now.
 pub fn since(unix: i64) -> String {

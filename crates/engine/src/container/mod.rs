@@ -19,8 +19,10 @@ pub mod logs;
 pub mod monitor;
 pub mod names;
 pub mod remove;
+pub mod resize;
 pub mod start;
 pub mod stats;
+pub mod status;
 pub mod stop;
 pub mod volume;
 

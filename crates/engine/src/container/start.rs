@@ -11,12 +11,25 @@ use super::Container;
 use crate::{Engine, EngineError};
 
 /// How the starter is attached to the container's streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Attach {
     /// Detached: the monitor gets `/dev/null`.
     No,
     /// The monitor inherits the caller's stdin, stdout and stderr.
     Inherit,
+    /// The monitor's stdin, stdout and stderr are these (an API server's pipes to
+    /// a client that attached before the start); no stdin is `/dev/null`.
+    Pipes {
+        stdin: Option<std::os::fd::OwnedFd>,
+        stdout: std::os::fd::OwnedFd,
+        stderr: std::os::fd::OwnedFd,
+    },
+}
+
+impl Attach {
+    fn attached(&self) -> bool {
+        !matches!(self, Attach::No)
+    }
 }
 
 /// A started container: with `Attach::Inherit`, its monitor, whose exit status is the
@@ -82,12 +95,26 @@ impl Engine {
             .arg("container-monitor")
             .arg("--sync-fd")
             .arg("3");
-        if attach == Attach::Inherit {
-            cmd.arg("--attach");
-        } else {
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+        let attached = attach.attached();
+        match attach {
+            Attach::Inherit => {
+                cmd.arg("--attach");
+            }
+            Attach::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => {
+                cmd.arg("--attach")
+                    .stdin(stdin.map_or_else(Stdio::null, Stdio::from))
+                    .stdout(Stdio::from(stdout))
+                    .stderr(Stdio::from(stderr));
+            }
+            Attach::No => {
+                cmd.stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+            }
         }
         cmd.arg(c.id());
         let wfd = writer.as_raw_fd();
@@ -107,6 +134,9 @@ impl Engine {
             .spawn()
             .map_err(|e| EngineError::io("starting the container's monitor", e))?;
         drop(writer);
+        // The parent's copies of the attach pipes go now, so their reader sees the
+        // end of output when the monitor closes its own.
+        drop(cmd);
         let mut reader = std::io::BufReader::new(reader);
         let mut text = String::new();
         let _ = std::io::BufRead::read_line(&mut reader, &mut text);
@@ -128,7 +158,7 @@ impl Engine {
                 });
             }
         }
-        if attach == Attach::Inherit {
+        if attached {
             Ok(Started {
                 monitor: Some(child),
                 sync: Some(reader),
