@@ -135,6 +135,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Show the Docker version information
     Version(VersionArgs),
+    /// Serve the Docker Engine API (what dockerd answers) on a unix socket
+    Serve(ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -344,6 +346,21 @@ pub struct InfoArgs {
     /// Format output using a custom template
     #[arg(short, long, value_name = "string")]
     pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Daemon socket(s) to listen on
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "list",
+        default_value = "unix:///run/kujira.sock"
+    )]
+    pub host: Vec<String>,
+    /// Group for the unix socket (default: kujira, when that group exists)
+    #[arg(short = 'G', long, value_name = "string")]
+    pub group: Option<String>,
 }
 
 #[derive(Args, Debug)]

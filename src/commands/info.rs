@@ -10,59 +10,12 @@ use crate::error::CliError;
 use crate::format::human;
 use crate::format::table::FormatError;
 
-/// The runtimes `--runtime` knows here: the built-in one, then the OCI runtime
-/// binaries installed.
-fn runtimes() -> Vec<String> {
-    let mut out = vec![kujira_runtime::embedded::NAME.to_string()];
-    for name in ["crun", "runc", "youki"] {
-        if kujira_runtime::OciRuntime::find(name).is_some() {
-            out.push(name.to_string());
-        }
-    }
-    out
-}
-
-/// The seccomp profile containers get by default: its file, or `builtin`.
-fn seccomp_profile() -> String {
-    kujira_runtime::seccomp::DEFAULT_PROFILE_PATHS
-        .iter()
-        .find(|p| std::path::Path::new(p).is_file())
-        .map_or_else(|| "builtin".to_string(), |p| p.to_string())
-}
-
 pub fn run(engine: &Engine, args: &InfoArgs) -> Result<(), CliError> {
-    let i = engine.info()?;
-    let containers = engine.containers()?;
-    let count = |s: &str| containers.iter().filter(|c| c.status() == s).count();
-    let (running, paused) = (count("running") + count("restarting"), count("paused"));
-    let stopped = containers.len() - running - paused;
-    let runtimes = runtimes();
-    let default_runtime = engine
-        .runtime("")
-        .map(|r| r.name())
-        .unwrap_or_else(|_| kujira_runtime::embedded::NAME.to_string());
-    let profile = seccomp_profile();
-    let doc = serde_json::json!({
-        "Containers": containers.len(), "ContainersRunning": running,
-        "ContainersPaused": paused, "ContainersStopped": stopped,
-        "Images": i.images,
-        "LoggingDriver": "json-file",
-        "Runtimes": runtimes.iter().map(|r| (r.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
-        "DefaultRuntime": default_runtime,
-        "SecurityOptions": [format!("name=seccomp,profile={profile}")],
-        "Driver": i.driver,
-        "DockerRootDir": i.root,
-        "CgroupDriver": i.cgroup_driver,
-        "CgroupVersion": i.cgroup_version,
-        "KernelVersion": i.kernel,
-        "OperatingSystem": i.os,
-        "OSType": "linux",
-        "Architecture": i.arch,
-        "NCPU": i.cpus,
-        "MemTotal": i.memory,
-        "Name": i.hostname,
-        "ServerVersion": env!("CARGO_PKG_VERSION"),
-    });
+    let doc = engine.info_document()?;
+    let field = |k: &str| match &doc[k] {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
     let mut out = std::io::stdout().lock();
     if let Some(f) = args.format.as_deref().filter(|f| !f.is_empty()) {
         return render(&mut out, f, &doc);
@@ -71,19 +24,30 @@ pub fn run(engine: &Engine, args: &InfoArgs) -> Result<(), CliError> {
         out,
         "Client:\n Version:    {v}\n Context:    default\n\nServer:\n Containers: {all}\n  Running: {running}\n  Paused: {paused}\n  Stopped: {stopped}\n Images: {images}\n Server Version: {v}\n Storage Driver: {driver}\n Logging Driver: json-file\n Cgroup Driver: {cgd}\n Cgroup Version: {cgv}\n Runtimes: {runtimes}\n Default Runtime: {default_runtime}\n Security Options:\n  seccomp\n   Profile: {profile}\n Kernel Version: {kernel}\n Operating System: {os}\n OSType: linux\n Architecture: {arch}\n CPUs: {cpus}\n Total Memory: {mem}\n Name: {name}\n Docker Root Dir: {root}\n Debug Mode: false",
         v = env!("CARGO_PKG_VERSION"),
-        all = containers.len(),
-        runtimes = runtimes.join(" "),
-        images = i.images,
-        driver = i.driver,
-        cgd = i.cgroup_driver,
-        cgv = i.cgroup_version,
-        kernel = i.kernel,
-        os = i.os,
-        arch = i.arch,
-        cpus = i.cpus,
-        mem = human::bytes_size(i.memory),
-        name = i.hostname,
-        root = i.root,
+        all = field("Containers"),
+        running = field("ContainersRunning"),
+        paused = field("ContainersPaused"),
+        stopped = field("ContainersStopped"),
+        runtimes = doc["Runtimes"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
+        default_runtime = field("DefaultRuntime"),
+        profile = doc["SecurityOptions"][0]
+            .as_str()
+            .and_then(|s| s.strip_prefix("name=seccomp,profile="))
+            .unwrap_or("builtin"),
+        images = field("Images"),
+        driver = field("Driver"),
+        cgd = field("CgroupDriver"),
+        cgv = field("CgroupVersion"),
+        kernel = field("KernelVersion"),
+        os = field("OperatingSystem"),
+        arch = field("Architecture"),
+        cpus = field("NCPU"),
+        mem = human::bytes_size(doc["MemTotal"].as_u64().unwrap_or(0)),
+        name = field("Name"),
+        root = field("DockerRootDir"),
     )?;
     out.flush()?;
     Ok(())

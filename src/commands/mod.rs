@@ -39,6 +39,14 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
     if let Command::Version(args) = &command {
         return info::version(args);
     }
+    if let Command::Serve(a) = &command {
+        return kujira_api::serve(kujira_api::ServeOptions {
+            root: root.to_path_buf(),
+            hosts: a.host.clone(),
+            group: a.group.clone(),
+        })
+        .map_err(|e| CliError::new(1, e.to_string()));
+    }
     let engine = Engine::open(root)?;
     if let Command::ContainerMonitor(a) = &command {
         std::process::exit(engine.run_monitor(&a.id, a.attach, a.sync_fd));
@@ -212,7 +220,7 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::System {
             command: SystemCommand::Info(a),
         } => info::run(&engine, &a),
-        Command::Version(_) => Ok(()),
+        Command::Version(_) | Command::Serve(_) => Ok(()),
     }
 }
 

@@ -73,4 +73,3 @@ pub fn human_duration(secs: i64) -> String {
     }
     format!("{} years", s / 3600 / 24 / 365)
 }
-

@@ -18,6 +18,43 @@ pub struct Info {
 }
 
 impl Engine {
+    /// Docker's `/info` document (what `info` prints and the API answers).
+    pub fn info_document(&self) -> Result<serde_json::Value, EngineError> {
+        let i = self.info()?;
+        let containers = self.containers()?;
+        let count = |s: &str| containers.iter().filter(|c| c.status() == s).count();
+        let (running, paused) = (count("running") + count("restarting"), count("paused"));
+        let stopped = containers.len() - running - paused;
+        let runtimes = runtimes();
+        let default_runtime = self
+            .runtime("")
+            .map(|r| r.name())
+            .unwrap_or_else(|_| kujira_runtime::embedded::NAME.to_string());
+        let profile = seccomp_profile();
+        let doc = serde_json::json!({
+            "Containers": containers.len(), "ContainersRunning": running,
+            "ContainersPaused": paused, "ContainersStopped": stopped,
+            "Images": i.images,
+            "LoggingDriver": "json-file",
+            "Runtimes": runtimes.iter().map(|r| (r.clone(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
+            "DefaultRuntime": default_runtime,
+            "SecurityOptions": [format!("name=seccomp,profile={profile}")],
+            "Driver": i.driver,
+            "DockerRootDir": i.root,
+            "CgroupDriver": i.cgroup_driver,
+            "CgroupVersion": i.cgroup_version,
+            "KernelVersion": i.kernel,
+            "OperatingSystem": i.os,
+            "OSType": "linux",
+            "Architecture": i.arch,
+            "NCPU": i.cpus,
+            "MemTotal": i.memory,
+            "Name": i.hostname,
+            "ServerVersion": env!("CARGO_PKG_VERSION"),
+        });
+        Ok(doc)
+    }
+
     pub fn info(&self) -> Result<Info, EngineError> {
         let uts = nix_uname();
         Ok(Info {
@@ -86,4 +123,24 @@ fn mem_total() -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
+}
+
+/// The runtimes `--runtime` knows here: the built-in one, then the OCI runtime
+/// binaries installed.
+fn runtimes() -> Vec<String> {
+    let mut out = vec![kujira_runtime::embedded::NAME.to_string()];
+    for name in ["crun", "runc", "youki"] {
+        if kujira_runtime::OciRuntime::find(name).is_some() {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// The seccomp profile containers get by default: its file, or `builtin`.
+fn seccomp_profile() -> String {
+    kujira_runtime::seccomp::DEFAULT_PROFILE_PATHS
+        .iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .map_or_else(|| "builtin".to_string(), |p| p.to_string())
 }

@@ -1,0 +1,146 @@
+//! `kujira serve`: the Docker Engine API on a unix socket, over the same engine and
+//! store the CLI uses. Each request borrows an engine from a small pool and runs it
+//! on a blocking thread; handlers only translate HTTP into engine calls and back.
+
+mod containers;
+mod create_body;
+mod error;
+mod images;
+mod pool;
+mod query;
+mod system;
+mod version;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::TokioIo;
+
+pub use error::ApiError;
+use pool::EnginePool;
+
+/// What `kujira serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub root: PathBuf,
+    /// `unix:///path` addresses to listen on.
+    pub hosts: Vec<String>,
+    /// The socket's group (mode 0660); `None` keeps root's group.
+    pub group: Option<String>,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub pool: Arc<EnginePool>,
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/images/json", get(images::list))
+        .route(
+            "/images/{*rest}",
+            get(images::get_named).delete(images::delete),
+        )
+        .route("/containers/json", get(containers::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// Runs the server until it is killed.
+pub fn serve(opts: ServeOptions) -> Result<(), ApiError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| ApiError::server(format!("starting the server: {e}")))?;
+    rt.block_on(run(opts))
+}
+
+async fn run(opts: ServeOptions) -> Result<(), ApiError> {
+    let state = AppState {
+        pool: Arc::new(EnginePool::new(opts.root.clone())),
+    };
+    let app = router(state);
+    let mut tasks = Vec::new();
+    for host in &opts.hosts {
+        let path = host.strip_prefix("unix://").ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{host}: only unix:// addresses are served (TCP needs TLS, which kujira does not serve yet)"
+            ))
+        })?;
+        let listener = bind_unix(path, opts.group.as_deref())?;
+        let app = app.clone();
+        tasks.push(tokio::spawn(accept_loop(listener, app)));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+fn bind_unix(path: &str, group: Option<&str>) -> Result<tokio::net::UnixListener, ApiError> {
+    let _ = std::fs::remove_file(path);
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let listener = tokio::net::UnixListener::bind(path)
+        .map_err(|e| ApiError::server(format!("listening on {path}: {e}")))?;
+    let gid = match group {
+        Some(g) => Some(
+            nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| ApiError::bad_request(format!("group {g} not found")))?
+                .gid,
+        ),
+        None => nix::unistd::Group::from_name("kujira")
+            .ok()
+            .flatten()
+            .map(|g| g.gid),
+    };
+    if let Some(gid) = gid {
+        nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(0)), Some(gid))
+            .map_err(|e| ApiError::server(format!("chown {path}: {e}")))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| ApiError::server(format!("chmod {path}: {e}")))?;
+    Ok(listener)
+}
+
+async fn accept_loop(listener: tokio::net::UnixListener, app: Router) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { version::dispatch(app, req).await }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(1 << 20)
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades()
+                .await;
+        });
+    }
+}

@@ -1,0 +1,60 @@
+//! Query parameters as dockerd reads them: booleans as `1`/`true`, and `filters`
+//! as JSON (`{"key":["v"]}` or the older `{"key":{"v":true}}`), turned into the
+//! `key=value` list the engine's filter parsers take from the CLI too.
+
+use std::collections::HashMap;
+
+use crate::ApiError;
+
+pub type Query = HashMap<String, String>;
+
+pub fn flag(q: &Query, key: &str) -> bool {
+    matches!(
+        q.get(key).map(String::as_str),
+        Some("1" | "true" | "True" | "yes")
+    )
+}
+
+pub fn filters(q: &Query) -> Result<Vec<String>, ApiError> {
+    let Some(text) = q.get("filters").filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("invalid filter: not an object"))?;
+    let mut out = Vec::new();
+    for (k, v) in obj {
+        let values: Vec<String> = match v {
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| ApiError::bad_request(format!("invalid filter '{k}'")))?,
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => return Err(ApiError::bad_request(format!("invalid filter '{k}'"))),
+        };
+        out.extend(values.into_iter().map(|v| format!("{k}={v}")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_filter_shapes() {
+        let mut q = Query::new();
+        q.insert(
+            "filters".into(),
+            r#"{"reference":["busybox"],"dangling":{"true":true}}"#.into(),
+        );
+        let mut f = filters(&q).unwrap();
+        f.sort();
+        assert_eq!(f, vec!["dangling=true", "reference=busybox"]);
+        q.insert("filters".into(), "[1]".into());
+        assert!(filters(&q).is_err());
+    }
+}
