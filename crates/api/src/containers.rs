@@ -117,6 +117,15 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// dockerd's answer to a start or stop: 204, or 304 when it was already so.
+fn changed(did: bool) -> Response {
+    if did {
+        no_content()
+    } else {
+        StatusCode::NOT_MODIFIED.into_response()
+    }
+}
+
 pub async fn start(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -132,11 +141,7 @@ pub async fn start(
             Ok(true)
         })
         .await?;
-    Ok(if started {
-        no_content()
-    } else {
-        StatusCode::NOT_MODIFIED.into_response()
-    })
+    Ok(changed(started))
 }
 
 pub async fn stop(
@@ -157,11 +162,7 @@ pub async fn stop(
             Ok(true)
         })
         .await?;
-    Ok(if stopped {
-        no_content()
-    } else {
-        StatusCode::NOT_MODIFIED.into_response()
-    })
+    Ok(changed(stopped))
 }
 
 pub async fn kill(
