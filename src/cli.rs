@@ -133,6 +133,8 @@ pub enum Command {
     },
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Show the Docker version information
     Version(VersionArgs),
     /// Serve the Docker Engine API (what dockerd answers) on a unix socket
@@ -173,6 +175,8 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Remove unused data
     Prune(SystemPruneArgs),
     /// Check the store for consistency (kujira's own; Docker has none)
@@ -349,6 +353,22 @@ pub struct InfoArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Filter output based on conditions provided
+    #[arg(short, long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show all events created since timestamp
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Daemon socket(s) to listen on
     #[arg(
@@ -361,6 +381,9 @@ pub struct ServeArgs {
     /// Group for the unix socket (default: kujira, when that group exists)
     #[arg(short = 'G', long, value_name = "string")]
     pub group: Option<String>,
+    /// Enable debug mode (each request logged to stderr)
+    #[arg(short = 'D', long)]
+    pub debug: bool,
 }
 
 #[derive(Args, Debug)]

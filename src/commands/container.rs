@@ -129,7 +129,7 @@ pub fn wait(engine: &Engine, args: &ContainersArgs) -> Result<(), CliError> {
 }
 
 /// `--since`/`--until`: RFC 3339, Unix seconds, or a duration before now (`10m`).
-fn parse_time(s: &str) -> Result<f64, CliError> {
+pub(super) fn parse_time(s: &str) -> Result<f64, CliError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9);
     }

@@ -4,6 +4,7 @@
 mod container;
 mod cp;
 mod df;
+mod events;
 mod exec;
 mod history;
 mod images;
@@ -44,6 +45,7 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
             root: root.to_path_buf(),
             hosts: a.host.clone(),
             group: a.group.clone(),
+            debug: a.debug,
         })
         .map_err(|e| CliError::new(1, e.to_string()));
     }
@@ -216,6 +218,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         Command::System {
             command: SystemCommand::Check(a),
         } => system::check(&engine, &a),
+        Command::Events(a)
+        | Command::System {
+            command: SystemCommand::Events(a),
+        } => events::run(&engine, &a),
         Command::Info(a)
         | Command::System {
             command: SystemCommand::Info(a),

@@ -1,7 +1,5 @@
 //! `/containers/…`: create, list, inspect, start, stop, kill, wait, logs, remove.
 
-use std::time::Duration;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query as Q, State};
 use axum::http::{header, StatusCode};
@@ -10,7 +8,6 @@ use axum::Json;
 use bollard_stubs::models::ContainerCreateBody;
 use kujira_engine::container::list::{ContainerFilters, ContainerListing};
 use kujira_engine::container::logs::LogOptions;
-use kujira_engine::container::start::Attach;
 use kujira_engine::container::status::{status_text, unix_of};
 use serde_json::{json, Value};
 
@@ -130,6 +127,7 @@ pub async fn start(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let attaches = st.attaches.clone();
     let started = st
         .pool
         .run(move |e| {
@@ -137,7 +135,11 @@ pub async fn start(
             if c.is_running() {
                 return Ok(false);
             }
-            e.start_container(&c, Attach::No)?;
+            let started = e.start_container(&c, attaches.take(c.id()))?;
+            // An attached start's monitor is this process's child: reaped when done.
+            if started.monitor.is_some() {
+                std::thread::spawn(move || started.wait());
+            }
             Ok(true)
         })
         .await?;
@@ -184,34 +186,6 @@ pub async fn kill(
     Ok(no_content())
 }
 
-pub async fn wait(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Q(q): Q<Query>,
-) -> Result<Json<Value>, ApiError> {
-    let condition = q.get("condition").cloned().unwrap_or_default();
-    let code = st
-        .pool
-        .run(move |e| {
-            let c = e.find_container(&id)?;
-            if condition == "next-exit" && !c.is_running() {
-                // Docker waits for the next run to end.
-                while !e.find_container(c.id())?.is_running() {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-            let code = e.wait_container(c.id())?;
-            if condition == "removed" {
-                while e.find_container(c.id()).is_ok() {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-            Ok(code)
-        })
-        .await?;
-    Ok(Json(json!({"StatusCode": code, "Error": null})))
-}
-
 pub async fn remove(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -226,16 +200,6 @@ pub async fn remove(
         })
         .await?;
     Ok(no_content())
-}
-
-/// Docker's 8-byte frame header before each chunk of a non-terminal stream.
-pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + data.len());
-    out.push(stream);
-    out.extend_from_slice(&[0, 0, 0]);
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 fn unix_param(v: Option<&String>) -> Option<f64> {
@@ -289,7 +253,7 @@ pub async fn logs(
                     let chunk = if tty {
                         line
                     } else {
-                        frame(if is_err { 2 } else { 1 }, &line)
+                        crate::hijack::frame(if is_err { 2 } else { 1 }, &line)
                     };
                     tx.blocking_send(Ok(Bytes::from(chunk))).is_ok()
                 });

@@ -46,7 +46,7 @@ pub fn create_options(
         .restart_policy
         .as_ref()
         .and_then(|r| {
-            let name = serde_json::to_value(&r.name).ok()?.as_str()?.to_string();
+            let name = serde_json::to_value(r.name).ok()?.as_str()?.to_string();
             Some(match r.maximum_retry_count {
                 Some(n) if n > 0 && name == "on-failure" => format!("{name}:{n}"),
                 _ => name,

@@ -2,14 +2,18 @@
 //! store the CLI uses. Each request borrows an engine from a small pool and runs it
 //! on a blocking thread; handlers only translate HTTP into engine calls and back.
 
+mod attach;
 mod containers;
 mod create_body;
 mod error;
+mod events;
+mod hijack;
 mod images;
 mod pool;
 mod query;
 mod system;
 mod version;
+mod wait;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -30,12 +34,15 @@ pub struct ServeOptions {
     pub hosts: Vec<String>,
     /// The socket's group (mode 0660); `None` keeps root's group.
     pub group: Option<String>,
+    /// Logs each request to stderr.
+    pub debug: bool,
 }
 
 /// Shared by every handler.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub pool: Arc<EnginePool>,
+    pub attaches: attach::Attaches,
 }
 
 fn router(state: AppState) -> Router {
@@ -43,6 +50,7 @@ fn router(state: AppState) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/events", get(events::events))
         .route("/images/json", get(images::list))
         .route(
             "/images/{*rest}",
@@ -54,8 +62,10 @@ fn router(state: AppState) -> Router {
         .route("/containers/{id}/start", post(containers::start))
         .route("/containers/{id}/stop", post(containers::stop))
         .route("/containers/{id}/kill", post(containers::kill))
-        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/wait", post(wait::wait))
         .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(attach::resize))
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),
@@ -75,8 +85,10 @@ pub fn serve(opts: ServeOptions) -> Result<(), ApiError> {
 }
 
 async fn run(opts: ServeOptions) -> Result<(), ApiError> {
+    version::DEBUG.store(opts.debug, std::sync::atomic::Ordering::Relaxed);
     let state = AppState {
         pool: Arc::new(EnginePool::new(opts.root.clone())),
+        attaches: Default::default(),
     };
     let app = router(state);
     let mut tasks = Vec::new();

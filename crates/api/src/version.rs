@@ -9,6 +9,9 @@ use tower::ServiceExt;
 
 use crate::ApiError;
 
+/// `kujira serve --debug`: one stderr line per request, as dockerd's debug log.
+pub static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The newest API version served (what Docker CLI 28 asks for).
 pub const MAX: &str = "1.50";
 pub const MIN: &str = "1.24";
@@ -25,6 +28,9 @@ pub async fn dispatch(
 ) -> Result<Response<Body>, std::convert::Infallible> {
     let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
+    let debug = DEBUG
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .then(|| format!("{} {}", parts.method, parts.uri));
     if let Some(rest) = path.strip_prefix("/v") {
         if let Some((ver, tail)) = rest.split_once('/') {
             if let Some(v) = parse(ver) {
@@ -58,6 +64,9 @@ pub async fn dispatch(
         Ok(r) => r,
         Err(e) => match e {},
     };
+    if let Some(line) = debug {
+        eprintln!("{line} -> {}", resp.status().as_u16());
+    }
     let h = resp.headers_mut();
     h.insert("Api-Version", axum::http::HeaderValue::from_static(MAX));
     h.insert("Server", axum::http::HeaderValue::from_static("kujira"));

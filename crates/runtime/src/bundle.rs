@@ -127,6 +127,11 @@ impl Bundle {
         let absolute = join(lowers.iter().map(|l| l.display().to_string()).collect());
         let mut tail = format!(",upperdir={},workdir={}", upper.display(), work.display());
         if volatile {
+            // A volatile mount leaves this marker and the kernel refuses the next
+            // mount while it is there. The layer is one kujira itself unmounted (a
+            // container created, unmounted, then started); being thrown away at
+            // exit, a crash in between costs nothing worth keeping.
+            let _ = std::fs::remove_dir_all(work.join("work").join("incompat"));
             tail.push_str(",volatile");
         }
         let data = format!("lowerdir={absolute}{tail}");

@@ -139,9 +139,9 @@ pub(crate) fn serve(path: PathBuf, streams: Arc<Streams>) -> Result<(), EngineEr
 }
 
 impl Engine {
-    /// `attach`: the container's output to our stdout/stderr (and our stdin to it
-    /// with `stdin`) until it stops; its exit code.
-    pub fn attach_container(&self, c: &Container, stdin: bool) -> Result<i64, EngineError> {
+    /// A connection to a running container's monitor: the container's output from
+    /// now on in multiplexed frames, and what is written goes to its stdin.
+    pub fn attach_socket(&self, c: &Container) -> Result<UnixStream, EngineError> {
         if !c.is_running() {
             return Err(EngineError::InvalidArgument(
                 "You cannot attach to a stopped container, start it first".into(),
@@ -153,8 +153,14 @@ impl Engine {
             ));
         }
         let path = socket_path(self, c.id());
-        let mut conn = UnixStream::connect(&path)
-            .map_err(|e| EngineError::io(format!("attaching to {}", c.name()), e))?;
+        UnixStream::connect(&path)
+            .map_err(|e| EngineError::io(format!("attaching to {}", c.name()), e))
+    }
+
+    /// `attach`: the container's output to our stdout/stderr (and our stdin to it
+    /// with `stdin`) until it stops; its exit code.
+    pub fn attach_container(&self, c: &Container, stdin: bool) -> Result<i64, EngineError> {
+        let mut conn = self.attach_socket(c)?;
         if stdin {
             let mut w = conn
                 .try_clone()

@@ -706,7 +706,9 @@ impl Engine {
             if !opts.keep_mounted {
                 bundle.unmount().map_err(EngineError::Runtime)?;
             }
-            Ok(Container { row, config })
+            let c = Container { row, config };
+            self.emit_container(&c, "create", &[]);
+            Ok(c)
         })();
         if result.is_err() {
             let _ = Bundle::open(&paths.bundle()).unmount();

@@ -220,6 +220,8 @@ impl Engine {
                 });
                 first = false;
             }
+            // After the starter has its answer: the log costs it no latency.
+            self.emit_container(&c, "start", &[]);
             let code = wait_for(pid);
             TARGET.store(0, Ordering::SeqCst);
             for p in pumps {
@@ -242,6 +244,10 @@ impl Engine {
             state.exit_code = code as i64;
             state.finished_at = now_rfc3339_nanos();
             state.oom_killed = oom;
+            if oom {
+                self.emit_container(&c, "oom", &[]);
+            }
+            self.emit_container(&c, "die", &[("exitCode", &code.to_string())]);
             let restart = !state.stop_requested
                 && c.config
                     .restart

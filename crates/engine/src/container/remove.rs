@@ -82,6 +82,9 @@ impl Engine {
             away = Some(to);
         }
         self.store.meta.delete_container(id)?;
+        if let (Some(r), Some(cfg)) = (&row, &config) {
+            self.emit_container_of(id, &r.name, cfg, "destroy", &[]);
+        }
         if volumes {
             for m in config.iter().flat_map(|c| c.mounts.iter()) {
                 let anonymous = m.kind == "volume"
@@ -128,6 +131,9 @@ impl Engine {
                     EngineError::NameConflict { name, id }
                 }
                 other => other.into(),
-            })
+            })?;
+        let old = format!("/{}", c.name());
+        self.emit_container_of(c.id(), &name, &c.config, "rename", &[("oldName", &old)]);
+        Ok(())
     }
 }

@@ -78,7 +78,9 @@ impl Engine {
         if sig == libc::SIGKILL {
             self.store.meta.set_stop_requested(c.id(), true)?;
         }
-        self.signal(c, sig)
+        self.signal(c, sig)?;
+        self.emit_container(c, "kill", &[("signal", &sig.to_string())]);
+        Ok(())
     }
 
     /// Waits up to `timeout` (forever with `None`) for the monitor to finish.
@@ -119,11 +121,11 @@ impl Engine {
             let _ = self.signal(c, sig);
         }
         let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
-        if self.wait_monitor(c.id(), wait) {
-            return Ok(());
+        if !self.wait_monitor(c.id(), wait) {
+            let _ = self.signal(c, libc::SIGKILL);
+            self.wait_monitor(c.id(), None);
         }
-        let _ = self.signal(c, libc::SIGKILL);
-        self.wait_monitor(c.id(), None);
+        self.emit_container(c, "stop", &[]);
         Ok(())
     }
 
@@ -144,6 +146,7 @@ impl Engine {
         let mut st = c.row.state.clone();
         st.status = "paused".into();
         self.store.meta.set_container_state(c.id(), &st)?;
+        self.emit_container(c, "pause", &[]);
         Ok(())
     }
 
@@ -160,6 +163,7 @@ impl Engine {
         let mut st = c.row.state.clone();
         st.status = "running".into();
         self.store.meta.set_container_state(c.id(), &st)?;
+        self.emit_container(c, "unpause", &[]);
         Ok(())
     }
 

@@ -101,9 +101,15 @@ impl Engine {
                 .to_string(),
             repository: resolved.repository.clone(),
         });
-        self.with_rollback(|created| {
+        let pulled = self.with_rollback(|created| {
             self.pull_resolved(&runtime, &client, &reference, &resolved, events, created)
-        })
+        })?;
+        let familiar = reference.familiar_string();
+        let repo = familiar
+            .rsplit_once(':')
+            .map_or(familiar.as_str(), |(r, _)| r);
+        self.emit("image", "pull", &familiar, &[("name", repo)]);
+        Ok(pulled)
     }
 
     fn pull_resolved(

@@ -19,6 +19,27 @@ pub enum RemoveEvent {
 
 impl Engine {
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>, EngineError> {
+        let events = self.remove_image_unlogged(name, force)?;
+        // The first deletion is the image; the layers after it have no events.
+        let mut image_deleted = false;
+        for e in &events {
+            match e {
+                RemoveEvent::Untagged(r) => self.emit("image", "untag", r, &[("name", r)]),
+                RemoveEvent::Deleted(id) if !image_deleted => {
+                    image_deleted = true;
+                    self.emit("image", "delete", id.as_str(), &[("name", id.as_str())]);
+                }
+                RemoveEvent::Deleted(_) => {}
+            }
+        }
+        Ok(events)
+    }
+
+    fn remove_image_unlogged(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<RemoveEvent>, EngineError> {
         let _lock = self.store.lock_exclusive()?;
         let found = self
             .find_image(name)?

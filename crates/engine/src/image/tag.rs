@@ -24,6 +24,12 @@ impl Engine {
             target.tag().unwrap_or("latest"),
             &image.id,
         )?;
+        self.emit(
+            "image",
+            "tag",
+            image.id.as_str(),
+            &[("name", &target.familiar_string())],
+        );
         Ok(())
     }
 }

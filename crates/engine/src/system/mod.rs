@@ -1,6 +1,7 @@
 //! System-wide services: disk usage (`system df`), `info`, and the store check.
 
 pub mod df;
+pub mod events;
 pub mod info;
 
 use crate::{Engine, EngineError};

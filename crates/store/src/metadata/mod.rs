@@ -2,6 +2,7 @@
 //! reference; containers and volumes. Every change that makes content visible is one transaction.
 
 mod containers;
+mod events;
 mod images;
 mod schema;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use containers::{ContainerRow, ContainerState, VolumeRow};
+pub use events::EventRow;
 pub use images::{ImageRow, LayerRow, NewImage, NewLayer, TagRow};
 
 use crate::StoreError;

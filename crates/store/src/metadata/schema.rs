@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS blobs (
@@ -85,6 +85,20 @@ CREATE TABLE IF NOT EXISTS volumes (
 );
 ";
 
+/// Version 3: the event log `events` reads, written by every kujira process that
+/// changes something (the CLI's commands, monitors, the API server).
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_nano  INTEGER NOT NULL,
+    type       TEXT NOT NULL,   -- container, image, volume, network
+    action     TEXT NOT NULL,   -- create, start, die, destroy, pull, tag, ...
+    actor      TEXT NOT NULL,   -- the object's ID (or name, for images and volumes)
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_by_actor ON events(actor, action);
+";
+
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == VERSION {
@@ -93,7 +107,7 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // WAL lets readers (`images`, `inspect`) run while a load commits.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} PRAGMA user_version = {VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = {VERSION}; COMMIT;"
     ))?;
     Ok(())
 }
