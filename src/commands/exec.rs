@@ -10,24 +10,9 @@ use super::terminal::{relay as relay_terminal, RawTerminal};
 use crate::cli::ExecArgs;
 use crate::error::CliError;
 
-/// A process that could not be started: Docker's wording and status (127 for a
-/// command that is not there, 126 for one that cannot be run).
 fn spawn_error(e: &std::io::Error, cmd: &[String]) -> CliError {
-    let name = cmd.first().map(String::as_str).unwrap_or_default();
-    let (code, what) = match e.kind() {
-        std::io::ErrorKind::NotFound if !name.contains('/') => {
-            (127, "executable file not found in $PATH".to_string())
-        }
-        std::io::ErrorKind::NotFound => (127, "no such file or directory".to_string()),
-        std::io::ErrorKind::PermissionDenied => (126, "permission denied".to_string()),
-        _ => (126, e.to_string()),
-    };
-    CliError::new(
-        code,
-        format!(
-            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{name}\": {what}: unknown"
-        ),
-    )
+    let (code, message) = kujira_engine::container::exec::spawn_failure(e, cmd);
+    CliError::new(code, message)
 }
 
 pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
@@ -103,15 +88,7 @@ pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
         .wait()
         .map_err(|e| CliError::new(126, format!("Error response from daemon: {e}")))?;
     let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
-    let mut code = kujira_runtime::oci_runtime::exit_code(status);
-    if code == 255 {
-        let t = tail.to_lowercase();
-        if t.contains("executable file") && t.contains("not found") {
-            code = 127;
-        } else if t.contains("permission denied") {
-            code = 126;
-        }
-    }
+    let code = kujira_engine::container::exec::exit_code(status, &tail);
     if code == 0 {
         Ok(())
     } else {

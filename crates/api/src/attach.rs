@@ -11,11 +11,11 @@ use axum::extract::{Path, Query as Q, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kujira_engine::container::start::Attach;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
-use crate::hijack::{self, DetachScanner};
+use crate::hijack;
 use crate::query::{flag, Query};
+use crate::relay::{relay, Input, Source, Wanted};
 use crate::{ApiError, AppState};
 
 /// Pipes of clients attached to created containers, by container ID, until start.
@@ -44,14 +44,6 @@ fn pipe_pair() -> Result<(OwnedFd, OwnedFd), ApiError> {
         .map_err(|e| ApiError::server(format!("creating attach pipes: {e}")))
 }
 
-/// Which of the container's streams the client asked for.
-#[derive(Clone, Copy)]
-struct Wanted {
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
-}
-
 pub async fn attach(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -78,8 +70,9 @@ pub async fn attach(
                 return;
             };
             let (srd, swr) = sock.into_split();
-            let input = wanted.stdin.then_some(swr);
-            relay(io, input, vec![Source::Framed(srd)], tty, wanted, keys).await;
+            let input = wanted.stdin.then(|| Box::new(swr) as Input);
+            let sources = vec![Source::Framed(Box::new(srd))];
+            relay(io, input, sources, tty, wanted, keys, None).await;
         });
     } else {
         let stdin = if wanted.stdin && c.config.open_stdin {
@@ -115,131 +108,12 @@ pub async fn attach(
             let Some(io) = hijack::io(on).await else {
                 return;
             };
-            let sources: Vec<Source<pipe::Receiver>> =
-                vec![Source::Raw(1, out), Source::Raw(2, err)];
-            relay(io, input, sources, tty, wanted, keys).await;
+            let input = input.map(|i| Box::new(i) as Input);
+            let sources = vec![Source::Raw(1, Box::new(out)), Source::Raw(2, Box::new(err))];
+            relay(io, input, sources, tty, wanted, keys, None).await;
         });
     }
     Ok(hijack::switching(tty))
-}
-
-/// Where output comes from: the monitor's framed socket, or one raw pipe.
-enum Source<R> {
-    Framed(R),
-    Raw(u8, pipe::Receiver),
-}
-
-/// Reads one chunk: `(stream, data)`, or `None` at the end.
-async fn next_chunk<R: AsyncRead + Unpin>(src: &mut Source<R>) -> Option<(u8, Vec<u8>)> {
-    match src {
-        Source::Framed(r) => {
-            let mut head = [0u8; 8];
-            r.read_exact(&mut head).await.ok()?;
-            let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
-            let mut data = vec![0u8; len];
-            r.read_exact(&mut data).await.ok()?;
-            Some((head[0], data))
-        }
-        Source::Raw(stream, r) => {
-            let mut buf = vec![0u8; 32 * 1024];
-            match r.read(&mut buf).await {
-                Ok(0) | Err(_) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((*stream, buf))
-                }
-            }
-        }
-    }
-}
-
-/// Copies the container's output to the client until it ends, and the client's
-/// input (when asked) to the container until it ends or the detach keys come.
-async fn relay<R, W>(
-    io: hijack::Io,
-    input: Option<W>,
-    mut sources: Vec<Source<R>>,
-    tty: bool,
-    wanted: Wanted,
-    keys: Vec<u8>,
-) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut crd, mut cwr) = tokio::io::split(io);
-    let (detach_tx, detach_rx) = tokio::sync::oneshot::channel::<()>();
-    let input_task = input.map(|mut to| {
-        tokio::spawn(async move {
-            let mut scan = DetachScanner::new(keys);
-            let mut buf = vec![0u8; 8192];
-            loop {
-                match crd.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let (pass, detach) = scan.feed(&buf[..n]);
-                        if !pass.is_empty() && to.write_all(&pass).await.is_err() {
-                            break;
-                        }
-                        if detach {
-                            let _ = detach_tx.send(());
-                            return;
-                        }
-                    }
-                }
-            }
-            // The client's end of input is the container's.
-            let _ = to.shutdown().await;
-        })
-    });
-    let output = async {
-        let mut live: Vec<bool> = sources.iter().map(|_| true).collect();
-        while live.iter().any(|l| *l) {
-            let chunk = {
-                let futs = sources
-                    .iter_mut()
-                    .zip(live.iter())
-                    .enumerate()
-                    .filter(|(_, (_, l))| **l)
-                    .map(|(i, (s, _))| Box::pin(async move { (i, next_chunk(s).await) }));
-                futures_util::future::select_all(futs).await.0
-            };
-            match chunk {
-                (i, None) => live[i] = false,
-                (_, Some((stream, data))) => {
-                    let keep = if stream == 2 {
-                        wanted.stderr
-                    } else {
-                        wanted.stdout
-                    };
-                    if !keep {
-                        continue;
-                    }
-                    let bytes = if tty {
-                        data
-                    } else {
-                        hijack::frame(stream, &data)
-                    };
-                    if cwr.write_all(&bytes).await.is_err() || cwr.flush().await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    };
-    // A dropped sender (no input, or input ended) is no detach.
-    let detached = async {
-        if detach_rx.await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        _ = output => {}
-        _ = detached => {}
-    }
-    let _ = cwr.shutdown().await;
-    if let Some(t) = input_task {
-        t.abort();
-    }
 }
 
 pub async fn resize(

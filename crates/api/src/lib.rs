@@ -7,10 +7,12 @@ mod containers;
 mod create_body;
 mod error;
 mod events;
+mod exec;
 mod hijack;
 mod images;
 mod pool;
 mod query;
+mod relay;
 mod system;
 mod version;
 mod wait;
@@ -43,6 +45,7 @@ pub struct ServeOptions {
 pub(crate) struct AppState {
     pub pool: Arc<EnginePool>,
     pub attaches: attach::Attaches,
+    pub execs: exec::ExecTable,
 }
 
 fn router(state: AppState) -> Router {
@@ -66,6 +69,10 @@ fn router(state: AppState) -> Router {
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(attach::resize))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),
@@ -89,6 +96,7 @@ async fn run(opts: ServeOptions) -> Result<(), ApiError> {
     let state = AppState {
         pool: Arc::new(EnginePool::new(opts.root.clone())),
         attaches: Default::default(),
+        execs: Default::default(),
     };
     let app = router(state);
     let mut tasks = Vec::new();

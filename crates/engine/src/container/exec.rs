@@ -7,6 +7,43 @@ use kujira_runtime::{ExecCommand, ExecOptions};
 use super::{monitor_alive, Container};
 use crate::{Engine, EngineError};
 
+/// A process that could not be started: Docker's status (127 for a command that
+/// is not there, 126 for one that cannot be run) and its message.
+pub fn spawn_failure(e: &std::io::Error, cmd: &[String]) -> (i32, String) {
+    let name = cmd.first().map(String::as_str).unwrap_or_default();
+    let (code, what) = match e.kind() {
+        std::io::ErrorKind::NotFound if !name.contains('/') => {
+            (127, "executable file not found in $PATH".to_string())
+        }
+        std::io::ErrorKind::NotFound => (127, "no such file or directory".to_string()),
+        std::io::ErrorKind::PermissionDenied => (126, "permission denied".to_string()),
+        _ => (126, e.to_string()),
+    };
+    (
+        code,
+        format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{name}\": {what}: unknown"
+        ),
+    )
+}
+
+/// An exec's exit code as Docker reports it: a runtime binary's 255 for a command
+/// it could not start (told by the end of its stderr) becomes 127 or 126.
+pub fn exit_code(status: std::process::ExitStatus, stderr_tail: &str) -> i32 {
+    let code = kujira_runtime::oci_runtime::exit_code(status);
+    if code != 255 {
+        return code;
+    }
+    let t = stderr_tail.to_lowercase();
+    if t.contains("executable file") && t.contains("not found") {
+        127
+    } else if t.contains("permission denied") {
+        126
+    } else {
+        code
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ExecRequest {
     pub cmd: Vec<String>,
