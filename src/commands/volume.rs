@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use kujira_engine::container::volume::Volume;
 use kujira_engine::Engine;
 
 use crate::cli::{
@@ -51,26 +50,12 @@ pub fn ls(engine: &Engine, args: &VolumeLsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn volume_json(v: &Volume) -> serde_json::Value {
-    let labels: serde_json::Value =
-        serde_json::from_str(&v.labels).unwrap_or(serde_json::json!({}));
-    serde_json::json!({
-        "CreatedAt": v.created,
-        "Driver": "local",
-        "Labels": labels,
-        "Mountpoint": v.mountpoint,
-        "Name": v.name,
-        "Options": null,
-        "Scope": "local",
-    })
-}
-
 pub fn inspect(engine: &Engine, args: &VolumeInspectArgs) -> Result<(), CliError> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for n in &args.names {
         match engine.volume(n) {
-            Ok(v) => docs.push(volume_json(&v)),
+            Ok(v) => docs.push(v.inspect_json()),
             Err(e) => errors.push(CliError::from(e).message),
         }
     }

@@ -16,7 +16,7 @@ use crate::query::{filters, flag, Query};
 use crate::{ApiError, AppState};
 
 /// Docker's `ContainerSummary`.
-fn summary_json(l: &ContainerListing) -> Value {
+pub fn summary_json(l: &ContainerListing) -> Value {
     let c = &l.container;
     let mut cmd = vec![c.config.path.clone()];
     cmd.extend(c.config.args.iter().cloned());

@@ -2,6 +2,8 @@
 //! named routes are one wildcard split here, as dockerd's `{name:.*}` routes are.
 
 use axum::extract::{Path, Query as Q, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kujira_engine::image::list::{ImageFilters, ImageSummary};
 use kujira_engine::image::remove::RemoveEvent;
@@ -49,7 +51,14 @@ pub async fn list(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<Val
 pub async fn get_named(
     State(st): State<AppState>,
     Path(rest): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    if let Some(name) = rest.strip_suffix("/get") {
+        return crate::image_transfer::save(st, vec![name.to_string()]).await;
+    }
+    get_doc(st, rest).await.map(IntoResponse::into_response)
+}
+
+async fn get_doc(st: AppState, rest: String) -> Result<Json<Value>, ApiError> {
     if let Some(name) = rest.strip_suffix("/json") {
         let name = name.to_string();
         let doc = st
@@ -69,9 +78,57 @@ pub async fn get_named(
             .map_err(|e| ApiError::server(e.to_string()));
     }
     Err(ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
+        StatusCode::NOT_FOUND,
         format!("page not found: /images/{rest}"),
     ))
+}
+
+/// `POST /images/{name}/tag` and `/images/{name}/push`.
+pub async fn post_named(
+    State(st): State<AppState>,
+    Path(rest): Path<String>,
+    Q(q): Q<Query>,
+) -> Result<Response, ApiError> {
+    if let Some(name) = rest.strip_suffix("/tag") {
+        let source = name.to_string();
+        let repo = q
+            .get("repo")
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| ApiError::bad_request("repo is required"))?;
+        let target = match q.get("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{repo}:{t}"),
+            None => repo.clone(),
+        };
+        st.pool.run(move |e| Ok(e.tag(&source, &target)?)).await?;
+        return Ok(StatusCode::CREATED.into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/push") {
+        return crate::image_transfer::push(st, name.to_string(), q).await;
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("page not found: /images/{rest}"),
+    ))
+}
+
+/// `GET /images/search?term=…&limit=…`.
+pub async fn search(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<Value>, ApiError> {
+    let term = q
+        .get("term")
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("term is required"))?;
+    let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+    let results = st.pool.run(move |e| Ok(e.search(&term, limit)?)).await?;
+    Ok(Json(Value::Array(
+        results
+            .iter()
+            .map(|r| {
+                json!({"name": r.name, "description": r.description, "star_count": r.stars,
+                       "is_official": r.official, "is_automated": r.automated})
+            })
+            .collect(),
+    )))
 }
 
 pub async fn delete(

@@ -9,12 +9,17 @@ mod error;
 mod events;
 mod exec;
 mod hijack;
+mod image_transfer;
 mod images;
 mod pool;
+mod progress;
+mod prune;
 mod query;
 mod relay;
+mod streams;
 mod system;
 mod version;
+mod volumes;
 mod wait;
 
 use std::os::unix::fs::PermissionsExt;
@@ -55,9 +60,27 @@ fn router(state: AppState) -> Router {
         .route("/info", get(system::info))
         .route("/events", get(events::events))
         .route("/images/json", get(images::list))
+        .route("/images/create", post(image_transfer::create))
+        .route("/images/load", post(image_transfer::load))
+        .route("/images/get", get(image_transfer::save_many))
+        .route("/images/prune", post(prune::images))
+        .route("/images/search", get(images::search))
         .route(
             "/images/{*rest}",
-            get(images::get_named).delete(images::delete),
+            get(images::get_named)
+                .delete(images::delete)
+                .post(images::post_named),
+        )
+        .route("/system/df", get(system::df))
+        .route("/containers/prune", post(prune::containers))
+        .route("/networks/prune", post(prune::networks))
+        .route("/build/prune", post(prune::build))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
         )
         .route("/containers/json", get(containers::list))
         .route("/containers/create", post(containers::create))

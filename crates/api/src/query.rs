@@ -2,11 +2,38 @@
 //! as JSON (`{"key":["v"]}` or the older `{"key":{"v":true}}`), turned into the
 //! `key=value` list the engine's filter parsers take from the CLI too.
 
-use std::collections::HashMap;
-
 use crate::ApiError;
 
-pub type Query = HashMap<String, String>;
+/// A query string in order, repeated keys kept (`names=a&names=b`).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// The last value of `key` (dockerd's `r.Form.Get` takes the first; clients
+    /// send each scalar once).
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    #[cfg(test)]
+    pub fn insert(&mut self, key: String, value: String) {
+        self.0.retain(|(k, _)| *k != key);
+        self.0.push((key, value));
+    }
+}
+
+/// Every value of `key`, in order.
+pub fn all(q: &Query, key: &str) -> Vec<String> {
+    q.0.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
 
 pub fn flag(q: &Query, key: &str) -> bool {
     matches!(
@@ -46,7 +73,7 @@ mod tests {
 
     #[test]
     fn both_filter_shapes() {
-        let mut q = Query::new();
+        let mut q = Query::default();
         q.insert(
             "filters".into(),
             r#"{"reference":["busybox"],"dangling":{"true":true}}"#.into(),

@@ -49,3 +49,50 @@ pub async fn info(State(st): State<AppState>) -> Result<Json<serde_json::Value>,
     let doc = st.pool.run(|e| Ok(e.info_document()?)).await?;
     Ok(Json(doc))
 }
+
+/// `GET /system/df`: what `docker system df` builds its table from.
+pub async fn df(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let usage = st.pool.run(|e| Ok(e.disk_usage()?)).await?;
+    let image_size: std::collections::HashMap<String, u64> = usage
+        .images
+        .iter()
+        .map(|i| (i.summary.id.to_string(), i.summary.size))
+        .collect();
+    let images: Vec<serde_json::Value> = usage
+        .images
+        .iter()
+        .map(|i| crate::images::summary_json(&i.summary, i.containers as i64, i.shared_size as i64))
+        .collect();
+    let containers: Vec<serde_json::Value> = usage
+        .containers
+        .into_iter()
+        .map(|c| {
+            let root = image_size
+                .get(&c.container.row.image_id)
+                .copied()
+                .unwrap_or(0);
+            let l = kujira_engine::container::list::ContainerListing {
+                size: Some((c.rw_size, c.rw_size + root)),
+                container: c.container,
+            };
+            crate::containers::summary_json(&l)
+        })
+        .collect();
+    let volumes: Vec<serde_json::Value> = usage
+        .volumes
+        .iter()
+        .map(|v| {
+            let mut doc = v.volume.inspect_json();
+            doc["UsageData"] =
+                serde_json::json!({"Size": v.size, "RefCount": v.volume.users.len()});
+            doc
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "LayersSize": usage.layers_size,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": volumes,
+        "BuildCache": [],
+    })))
+}

@@ -20,6 +20,23 @@ pub struct Volume {
     pub users: Vec<String>,
 }
 
+impl Volume {
+    /// Docker's `Volume` document (`volume inspect`, the API's volume answers).
+    pub fn inspect_json(&self) -> serde_json::Value {
+        let labels: serde_json::Value =
+            serde_json::from_str(&self.labels).unwrap_or(serde_json::json!({}));
+        serde_json::json!({
+            "CreatedAt": self.created,
+            "Driver": "local",
+            "Labels": labels,
+            "Mountpoint": self.mountpoint,
+            "Name": self.name,
+            "Options": null,
+            "Scope": "local",
+        })
+    }
+}
+
 fn valid_volume_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
