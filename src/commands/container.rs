@@ -271,83 +271,21 @@ pub fn rename(engine: &Engine, args: &RenameArgs) -> Result<(), CliError> {
 /// `top`: the host's `ps` over the container's processes (those in its cgroup).
 pub fn top(engine: &Engine, args: &TopArgs) -> Result<(), CliError> {
     let c = engine.find_container(&args.container)?;
-    if !c.is_running() {
-        return Err(CliError::new(
-            1,
-            format!(
-                "Error response from daemon: container {} is not running",
-                c.id()
-            ),
-        ));
-    }
-    let pids = engine.container_pids(&c)?;
     let ps_args: Vec<String> = if args.ps_args.is_empty() {
         vec!["-f".into()]
     } else {
         args.ps_args.clone()
     };
-    let out = std::process::Command::new("ps")
-        .args(&ps_args)
-        .output()
-        .map_err(|e| CliError::new(1, format!("Error response from daemon: ps: {e}")))?;
-    if !out.status.success() {
-        return Err(CliError::new(
-            1,
-            format!(
-                "Error response from daemon: ps: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let Some(head) = lines.next() else {
-        return Ok(());
-    };
-    let pid_col = head
-        .split_whitespace()
-        .position(|h| h == "PID")
-        .ok_or_else(|| {
-            CliError::new(
-                1,
-                "Error response from daemon: Couldn't find PID field in ps output",
-            )
-        })?;
-    let mut stdout = std::io::stdout().lock();
+    let top = engine.top(&c, &ps_args)?;
     let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
-    writeln!(
-        tw,
-        "{}",
-        head.split_whitespace().collect::<Vec<_>>().join("\t")
-    )?;
-    let cols = head.split_whitespace().count();
-    for l in lines {
-        let fields: Vec<&str> = l.split_whitespace().collect();
-        let pid: i64 = fields
-            .get(pid_col)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(-1);
-        if pids.contains(&pid) {
-            let mut shown: Vec<String> = fields
-                .iter()
-                .take(cols - 1)
-                .map(|s| s.to_string())
-                .collect();
-            shown.push(
-                fields
-                    .iter()
-                    .skip(cols - 1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            writeln!(tw, "{}", shown.join("\t"))?;
-        }
+    writeln!(tw, "{}", top.titles.join("\t"))?;
+    for row in &top.processes {
+        writeln!(tw, "{}", row.join("\t"))?;
     }
     let bytes = tw
         .into_inner()
         .map_err(|e| CliError::new(1, e.to_string()))?;
-    stdout.write_all(&bytes)?;
+    std::io::stdout().lock().write_all(&bytes)?;
     Ok(())
 }
 

@@ -31,9 +31,8 @@ impl ApiError {
 fn status_of(e: &EngineError) -> StatusCode {
     use EngineError::*;
     match e {
-        NoSuchImage(_) | NoSuchContainer(_) | NoSuchNetwork(_) | NoSuchVolume(_) => {
-            StatusCode::NOT_FOUND
-        }
+        NoSuchImage(_) | NoSuchContainer(_) | NoSuchNetwork(_) | NoSuchVolume(_)
+        | NoSuchPath(_) => StatusCode::NOT_FOUND,
         NameConflict { .. } | MultipleRepositories { .. } | InUse { .. } | NotRunning(_) => {
             StatusCode::CONFLICT
         }

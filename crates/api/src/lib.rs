@@ -2,6 +2,7 @@
 //! store the CLI uses. Each request borrows an engine from a small pool and runs it
 //! on a blocking thread; handlers only translate HTTP into engine calls and back.
 
+mod archive;
 mod attach;
 mod containers;
 mod create_body;
@@ -11,6 +12,8 @@ mod exec;
 mod hijack;
 mod image_transfer;
 mod images;
+mod lifecycle;
+mod networks;
 mod pool;
 mod progress;
 mod prune;
@@ -74,6 +77,8 @@ fn router(state: AppState) -> Router {
         .route("/system/df", get(system::df))
         .route("/containers/prune", post(prune::containers))
         .route("/networks/prune", post(prune::networks))
+        .route("/networks", get(networks::list))
+        .route("/networks/{id}", get(networks::inspect))
         .route("/build/prune", post(prune::build))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
@@ -93,6 +98,18 @@ fn router(state: AppState) -> Router {
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}/restart", post(lifecycle::restart))
+        .route("/containers/{id}/pause", post(lifecycle::pause))
+        .route("/containers/{id}/unpause", post(lifecycle::unpause))
+        .route("/containers/{id}/rename", post(lifecycle::rename))
+        .route("/containers/{id}/top", get(lifecycle::top))
+        .route("/containers/{id}/changes", get(lifecycle::changes))
+        .route("/containers/{id}/stats", get(lifecycle::stats))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/commit", post(lifecycle::commit))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))

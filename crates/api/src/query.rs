@@ -67,6 +67,25 @@ pub fn filters(q: &Query) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
+/// dockerd's filter rule: values of one key are alternatives, every key must
+/// pass. `test` gets each key with its values.
+pub fn all_keys_match(
+    filters: &[String],
+    mut test: impl FnMut(&str, &[&str]) -> Result<bool, ApiError>,
+) -> Result<bool, ApiError> {
+    let mut by_key: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for f in filters {
+        let (k, v) = f.split_once('=').unwrap_or((f, ""));
+        by_key.entry(k).or_default().push(v);
+    }
+    for (k, vals) in by_key {
+        if !test(k, &vals)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

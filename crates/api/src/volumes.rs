@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::query::{filters, flag, Query};
+use crate::query::{all_keys_match, filters, flag, Query};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -62,13 +62,8 @@ fn keep(
 ) -> Result<bool, ApiError> {
     let labels: std::collections::BTreeMap<String, String> =
         serde_json::from_str(&v.labels).unwrap_or_default();
-    let mut by_key: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for f in filters {
-        let (k, val) = f.split_once('=').unwrap_or((f, ""));
-        by_key.entry(k).or_default().push(val);
-    }
-    for (k, vals) in by_key {
-        let ok = match k {
+    all_keys_match(filters, |k, vals| {
+        Ok(match k {
             "dangling" => vals.iter().any(|x| {
                 let want = matches!(*x, "true" | "1");
                 v.users.is_empty() == want
@@ -80,12 +75,8 @@ fn keep(
                 None => labels.contains_key(*x),
             }),
             other => return Err(ApiError::bad_request(format!("invalid filter '{other}'"))),
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+        })
+    })
 }
 
 pub async fn list(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<Value>, ApiError> {

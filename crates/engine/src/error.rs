@@ -41,6 +41,9 @@ pub enum EngineError {
     NoSuchNetwork(String),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
+    /// A path that is not in a container (the whole message).
+    #[error("{0}")]
+    NoSuchPath(String),
     #[error("Container {0} is not running")]
     NotRunning(String),
     /// The container could not be started; `code` is Docker's exit status for it.

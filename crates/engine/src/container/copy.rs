@@ -18,7 +18,7 @@ fn bad(msg: impl Into<String>) -> EngineError {
 }
 
 /// The container's root for the length of a copy.
-struct Root {
+pub(crate) struct Root {
     fd: OwnedFd,
     unmount: Option<kujira_runtime::Bundle>,
 }
@@ -47,7 +47,7 @@ fn fd_path(fd: &OwnedFd) -> PathBuf {
 
 impl Root {
     /// Resolves `inner` inside the root; the last component is not followed.
-    fn open(&self, inner: &str, extra: OFlags) -> Result<OwnedFd, EngineError> {
+    pub(crate) fn open(&self, inner: &str, extra: OFlags) -> Result<OwnedFd, EngineError> {
         let rel = inner.trim_start_matches('/');
         let rel = if rel.is_empty() { "." } else { rel };
         rfs::openat2(
@@ -110,7 +110,7 @@ pub(crate) fn copy_dir_out(rootfs: &Path, inner: &str, dest: &Path) -> Result<()
 }
 
 impl Engine {
-    fn copy_root(&self, c: &Container) -> Result<Root, EngineError> {
+    pub(crate) fn copy_root(&self, c: &Container) -> Result<Root, EngineError> {
         if c.is_running() && c.row.state.pid > 0 {
             let fd = open_dir(Path::new(&format!("/proc/{}/root", c.row.state.pid)))?;
             return Ok(Root { fd, unmount: None });

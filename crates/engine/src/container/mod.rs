@@ -18,12 +18,14 @@ pub mod list;
 pub mod logs;
 pub mod monitor;
 pub mod names;
+pub mod path_stat;
 pub mod remove;
 pub mod resize;
 pub mod start;
 pub mod stats;
 pub mod status;
 pub mod stop;
+pub mod top;
 pub mod volume;
 
 use std::path::PathBuf;
