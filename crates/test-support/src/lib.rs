@@ -15,6 +15,7 @@ pub mod image;
 pub mod kujira;
 pub mod output;
 pub mod registry;
+pub mod serve;
 pub mod snapshot;
 pub mod tools;
 

@@ -198,12 +198,19 @@ impl Engine {
                     continue;
                 }
             }
-            out.push(summary(
-                row,
-                image_tags,
-                digests.remove(&row.id).unwrap_or_default(),
-                labels,
-            ));
+            let mut image_digests = digests.remove(&row.id).unwrap_or_default();
+            if !filters.references.is_empty() {
+                // As dockerd: only the names the filter matched are listed.
+                image_digests.retain(|(repo, digest)| {
+                    Reference::parse(&format!("{repo}@{digest}")).is_ok_and(|r| {
+                        filters
+                            .references
+                            .iter()
+                            .any(|p| r.familiar_match(p).unwrap_or(false))
+                    })
+                });
+            }
+            out.push(summary(row, image_tags, image_digests, labels));
         }
         out.sort_by(|a, b| {
             b.created_unix

@@ -1,0 +1,359 @@
+//! The real Docker CLI (`/usr/local/bin/docker`, 28.x) driving `kujira serve` over a
+//! unix socket through the tutorials' flow, on images served by Debian's
+//! docker-registry as the docker.io mirror. What the CLI prints is asserted, and
+//! the same images and containers are seen by `kujira` on the shared store.
+
+use std::time::Duration;
+
+use kujira_test_support::container::{free_port, http_get_retry, wait_until, Pty};
+use kujira_test_support::image;
+use kujira_test_support::registry::{Registry, RegistryOptions};
+use kujira_test_support::serve::Server;
+use kujira_test_support::Kujira;
+
+const SECS: Duration = Duration::from_secs(15);
+
+/// A store, a registry with `busybox` and `nginx` (a busybox httpd) as docker.io
+/// images, and the server over the store using that registry as its mirror.
+struct Setup {
+    k: Kujira,
+    reg: Registry,
+    s: Server,
+}
+
+fn setup() -> Setup {
+    let reg = Registry::start(RegistryOptions::plain());
+    reg.push_image(image::busybox(), "library/busybox:latest");
+    reg.push_image(image::web(), "library/nginx:latest");
+    let k = Kujira::new(env!("CARGO_BIN_EXE_kujira"));
+    let s = Server::start(&k, &[("KUJIRA_REGISTRY_MIRROR", &reg.url())]);
+    Setup { k, reg, s }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        // No monitor outlives its test.
+        let ids = self.k.run(["ps", "-aq", "--no-trunc"]);
+        let ids = String::from_utf8_lossy(&ids.stdout).into_owned();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            self.k.run(args);
+        }
+    }
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().collect()
+}
+
+#[test]
+fn pull_prints_dockers_progress_lines_and_the_store_is_shared() {
+    let t = setup();
+    let remote = t.reg.inspect("library/busybox:latest", &[]);
+    let digest = remote["Digest"].as_str().unwrap().to_string();
+    let layer = remote["Layers"][0].as_str().unwrap().to_string();
+    let id = &layer["sha256:".len().."sha256:".len() + 12];
+    let out = t.s.docker_ok(["pull", "busybox"]);
+    assert_eq!(
+        out,
+        format!(
+            "Using default tag: latest\nlatest: Pulling from library/busybox\n{id}: Pulling fs layer\n\
+             {id}: Verifying Checksum\n{id}: Download complete\n{id}: Pull complete\nDigest: {digest}\n\
+             Status: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n"
+        )
+    );
+    let again = t.s.docker_ok(["pull", "busybox:latest"]);
+    assert!(again.contains(&format!("{id}: Already exists")), "{again}");
+    assert!(again.contains("Status: Image is up to date for busybox:latest"));
+    // The CLI sees what the server pulled, the server what the CLI tagged.
+    let by_kujira = t.k.ok(["inspect", "-f", "{{.Id}}", "busybox"]);
+    let by_docker = t.s.docker_ok(["inspect", "--format", "{{.Id}}", "busybox"]);
+    assert_eq!(by_kujira, by_docker);
+    t.k.ok(["tag", "busybox", "myuser/busybox:v1.0"]);
+    assert_eq!(
+        t.s.docker_ok([
+            "images",
+            "--filter",
+            "reference=myuser/*",
+            "--format",
+            "{{.Repository}}:{{.Tag}}"
+        ]),
+        "myuser/busybox:v1.0\n"
+    );
+    // A missing image is a 404 with the registry's word, exit code 1.
+    let missing = format!("{}/library/nosuch:1", t.reg.host());
+    let err = t.s.docker_fails(["pull", &missing], 1);
+    assert!(err.contains("Error response from daemon"), "{err}");
+}
+
+#[test]
+fn the_image_commands_of_the_tutorial() {
+    let t = setup();
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    t.s.docker_ok(["tag", "busybox:latest", "myuser/busybox:v1.0"]);
+    let images = t.s.docker_ok(["images"]);
+    let rows = lines(&images);
+    assert!(
+        rows[0].starts_with("REPOSITORY       TAG       IMAGE ID       CREATED"),
+        "{images}"
+    );
+    assert_eq!(rows.len(), 3, "{images}");
+    assert!(rows.iter().any(|r| r.starts_with("myuser/busybox   v1.0 ")));
+    // The same table as kujira's own (the docker CLI orders one image's
+    // repositories as a Go map iterates: at random).
+    let sorted = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&images), sorted(&t.k.ok(["images"])));
+    let history = t.s.docker_ok(["history", "busybox"]);
+    assert!(
+        history.starts_with("IMAGE          CREATED ") && history.contains("CREATED BY"),
+        "{history}"
+    );
+    assert_eq!(history, t.k.ok(["history", "busybox"]));
+    assert_eq!(
+        t.s.docker_ok(["inspect", "--format", "{{len .RootFS.Layers}}", "busybox"]),
+        "1\n"
+    );
+    assert_eq!(
+        t.s.docker_ok([
+            "image",
+            "inspect",
+            "-f",
+            "{{.Os}}/{{.Architecture}}",
+            "busybox"
+        ]),
+        t.k.ok([
+            "image",
+            "inspect",
+            "-f",
+            "{{.Os}}/{{.Architecture}}",
+            "busybox"
+        ])
+    );
+    let untag = t.s.docker_ok(["rmi", "myuser/busybox:v1.0"]);
+    assert_eq!(untag, "Untagged: myuser/busybox:v1.0\n");
+    let df = t.s.docker_ok(["system", "df"]);
+    assert_eq!(
+        lines(&df)[0],
+        "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"
+    );
+    assert!(
+        lines(&df)[1].starts_with("Images          1         0 "),
+        "{df}"
+    );
+    assert!(
+        lines(&df)[4].starts_with("Build Cache     0         0 "),
+        "{df}"
+    );
+    let dfv = t.s.docker_ok(["system", "df", "-v"]);
+    assert!(dfv.contains("Images space usage:"), "{dfv}");
+    assert!(dfv.contains("\nbusybox      latest "), "{dfv}");
+    // rmi -f of an image a container uses untags it, as Docker does.
+    t.s.docker_ok(["create", "--name", "user", "busybox", "true"]);
+    let err = t.s.docker_fails(["rmi", "busybox"], 1);
+    assert!(
+        err.contains("conflict") || err.contains("is being used"),
+        "{err}"
+    );
+    let forced = t.s.docker_ok(["rmi", "-f", "busybox"]);
+    assert!(forced.contains("Untagged: busybox:latest"), "{forced}");
+    t.s.docker_ok(["rm", "user"]);
+    let pruned = t.s.docker_ok(["image", "prune", "-af"]);
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    assert_eq!(t.k.ok(["images", "-q"]), "");
+}
+
+#[test]
+fn a_web_server_run_detached_with_a_published_port() {
+    let t = setup();
+    let port = free_port();
+    let id = t.s.docker_ok([
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        "nginx",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(http_get_retry(port, SECS).contains("Welcome to kujira!"));
+    let ps = t.s.docker_ok(["ps"]);
+    assert!(ps.starts_with("CONTAINER ID   IMAGE     COMMAND"), "{ps}");
+    assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
+    assert!(ps.contains(&id[..12]));
+    // kujira sees the container docker made.
+    assert!(t.k.ok(["ps", "-q"]).contains(&id[..12]));
+    // exec, and the copy-on-write edit shows through the server.
+    t.s.docker_ok([
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "echo Modified! > /www/index.html; echo done-by-exec",
+    ]);
+    assert!(http_get_retry(port, SECS).contains("Modified!"));
+    let code =
+        t.s.docker(["exec", "web", "sh", "-c", "exit 5"])
+            .status()
+            .unwrap();
+    assert_eq!(code.code(), Some(5));
+    let err = t.s.docker_fails(["exec", "web", "nosuchcmd"], 127);
+    assert!(err.contains("executable file not found"), "{err}");
+    // cp both ways.
+    let dir = tempfile::tempdir().unwrap();
+    let host_file = dir.path().join("page.html");
+    std::fs::write(&host_file, "copied in\n").unwrap();
+    t.s.docker_ok(["cp", host_file.to_str().unwrap(), "web:/www/page.html"]);
+    assert_eq!(
+        t.k.ok(["exec", "web", "cat", "/www/page.html"]),
+        "copied in\n"
+    );
+    let back = dir.path().join("back.html");
+    t.s.docker_ok(["cp", "web:/www/index.html", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "Modified!\n");
+    let diff = t.s.docker_ok(["diff", "web"]);
+    assert!(diff.contains("C /www/index.html"), "{diff}");
+    assert!(diff.contains("A /www/page.html"), "{diff}");
+    // stop, rm.
+    assert_eq!(t.s.docker_ok(["stop", "web"]), "web\n");
+    let all =
+        t.s.docker_ok(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(all.starts_with("web Exited ("), "{all}");
+    assert_eq!(t.s.docker_ok(["rm", "web"]), "web\n");
+    assert_eq!(t.k.ok(["ps", "-aq"]), "");
+}
+
+#[test]
+fn a_container_made_by_kujira_is_driven_by_docker() {
+    let t = setup();
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    let id = t.k.ok([
+        "run",
+        "-d",
+        "--name",
+        "bykujira",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello from kujira; exec sleep 600",
+    ]);
+    let id = id.trim();
+    wait_until("the first log line", SECS, || {
+        t.s.docker_ok(["logs", "bykujira"]) == "hello from kujira\n"
+    });
+    assert_eq!(
+        t.s.docker_ok(["inspect", "-f", "{{.Id}} {{.State.Status}}", "bykujira"]),
+        format!("{id} running\n")
+    );
+    assert_eq!(t.s.docker_ok(["exec", "bykujira", "echo", "hi"]), "hi\n");
+    assert_eq!(t.s.docker_ok(["stop", "-t", "1", "bykujira"]), "bykujira\n");
+    assert_eq!(
+        t.k.ok(["inspect", "-f", "{{.State.Status}}", "bykujira"]),
+        "exited\n"
+    );
+    let pruned = t.s.docker_ok(["container", "prune", "-f"]);
+    assert!(pruned.contains(id), "{pruned}");
+    t.s.docker_ok(["volume", "create", "data"]);
+    assert_eq!(t.k.ok(["volume", "ls", "-q"]), "data\n");
+    let vp = t.s.docker_ok(["volume", "prune", "-af"]);
+    assert!(vp.contains("data"), "{vp}");
+}
+
+#[test]
+fn attached_runs_keep_streams_stdin_and_exit_codes() {
+    let t = setup();
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    let mut cmd = t.s.docker([
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    let piped =
+        t.s.docker_stdin(["run", "-i", "--rm", "busybox", "cat"], b"through stdin\n");
+    assert!(piped.status.success());
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), "through stdin\n");
+    // The --rm containers are gone.
+    assert_eq!(t.k.ok(["ps", "-aq"]), "");
+    // Logs are complete once wait returns.
+    t.s.docker_ok([
+        "run",
+        "--name",
+        "counted",
+        "busybox",
+        "sh",
+        "-c",
+        "seq 1 500",
+    ]);
+    let logs = t.s.docker_ok(["logs", "counted"]);
+    assert_eq!(logs.lines().count(), 500);
+    assert_eq!(
+        t.s.docker_ok(["logs", "--tail", "2", "counted"]),
+        "499\n500\n"
+    );
+}
+
+#[test]
+fn run_it_rm_sh_through_a_terminal() {
+    let t = setup();
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    let mut pty = Pty::spawn(t.s.docker(["run", "-it", "--rm", "busybox", "sh"]));
+    pty.expect("# ", SECS);
+    pty.send("echo hi-$((40+2))\r");
+    pty.expect("hi-42", SECS);
+    pty.send("exit 7\r");
+    assert_eq!(pty.wait(SECS), 7);
+    assert_eq!(t.k.ok(["ps", "-aq"]), "");
+    // exec -it into a running container too.
+    t.s.docker_ok(["run", "-d", "--name", "long", "busybox", "sleep", "600"]);
+    let mut pty = Pty::spawn(t.s.docker(["exec", "-it", "long", "sh"]));
+    pty.expect("# ", SECS);
+    pty.send("echo in-$((1+1))\r");
+    pty.expect("in-2", SECS);
+    pty.send("exit 4\r");
+    assert_eq!(pty.wait(SECS), 4);
+}
+
+#[test]
+fn errors_read_as_dockerds() {
+    let t = setup();
+    let err = t.s.docker_fails(["logs", "nosuch"], 1);
+    assert_eq!(
+        err,
+        "Error response from daemon: No such container: nosuch\n"
+    );
+    let err = t.s.docker_fails(["rmi", "nosuch"], 1);
+    assert!(err.contains("No such image: nosuch"), "{err}");
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    t.s.docker_ok(["run", "-d", "--name", "busy", "busybox", "sleep", "600"]);
+    let err = t.s.docker_fails(["rm", "busy"], 1);
+    assert!(err.contains("container is running"), "{err}");
+    let err =
+        t.s.docker_fails(["run", "--name", "busy", "busybox", "true"], 125);
+    assert!(err.contains("is already in use"), "{err}");
+    // A version above the server's gets dockerd's 400.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--unix-socket"])
+        .arg(t.s.socket())
+        .arg("http://localhost/v9.99/version")
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        body.contains("is too new. Maximum supported API version is"),
+        "{body}"
+    );
+}
