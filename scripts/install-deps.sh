@@ -9,7 +9,7 @@
 # take the dpkg lock. Debian/Ubuntu only (apt-get).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps libseccomp-dev pkg-config)
+PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps libseccomp-dev pkg-config python3-venv)
 # Binaries whose absence means the package set is incomplete. busybox is
 # checked by path because the tests copy the *static* /bin/busybox into
 # rootfs fixtures; a dynamically linked one from package `busybox` would not
@@ -31,6 +31,10 @@ fi
 # compiled to BPF once and cached).
 if ! pkg-config --exists libseccomp 2>/dev/null; then
     missing+=(libseccomp-dev)
+fi
+# venv for the docker-py and testcontainers tests.
+if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    missing+=(python3-venv)
 fi
 # Docker's default seccomp profile, as containers-common ships it.
 if [[ ! -e /usr/share/containers/seccomp.json ]]; then
@@ -70,6 +74,15 @@ if command -v cargo >/dev/null 2>&1; then
 else
     echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
     exit 1
+fi
+
+# docker-py and testcontainers-python from PyPI, in a venv of their own (the
+# API server's tests drive kujira with them). Pinned to the majors tested.
+PY_VENV=${KUJIRA_PY_VENV:-/var/tmp/kujira-py-venv}
+if ! "$PY_VENV/bin/python" -c 'import docker, testcontainers' 2>/dev/null; then
+    echo "install-deps: making the python venv $PY_VENV (docker, testcontainers)" >&2
+    python3 -m venv "$PY_VENV"
+    "$PY_VENV/bin/pip" install -q --disable-pip-version-check 'docker>=7,<8' 'testcontainers>=4.10,<5'
 fi
 
 # A last check so a half-finished install is reported here, not as a

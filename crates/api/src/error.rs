@@ -37,7 +37,14 @@ fn status_of(e: &EngineError) -> StatusCode {
             StatusCode::CONFLICT
         }
         Reference(_) | InvalidArchive(_) => StatusCode::BAD_REQUEST,
-        InvalidArgument(m) if m.contains("running container") || m.contains("in use") => {
+        InvalidArgument(m)
+            if m.contains("running container")
+                || m.contains("in use")
+                || m.contains("container is running")
+                || m.contains("container is paused")
+                || m.contains("already paused")
+                || m.contains("is not paused") =>
+        {
             StatusCode::CONFLICT
         }
         InvalidArgument(_) => StatusCode::BAD_REQUEST,

@@ -179,13 +179,29 @@ pub async fn start(
         stdout: config.attach_stdout.unwrap_or(false),
         stderr: config.attach_stderr.unwrap_or(false),
     };
+    let cid = container.clone();
+    st.pool
+        .run(move |e| {
+            let c = e.find_container(&cid)?;
+            if c.status() != "running" {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("container {} is not running", c.id()),
+                ));
+            }
+            Ok(())
+        })
+        .await?;
     let console = start.console_size.clone().or(config.console_size.clone());
     let execs = st.execs.clone();
     let exec_id = id.clone();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let spawned = st
-        .pool
-        .run(move |e| {
+    // The process starts only once the client has its 101 (when not detached):
+    // output written right behind the headers can be swallowed by a client's
+    // buffered header reader (docker-py's is), which dockerd's ordering avoids.
+    let pool = st.pool.clone();
+    let spawn = async move {
+        pool.run(move |e| {
             let c = e.find_container(&container)?;
             let cmd = config.cmd.clone().unwrap_or_default();
             let req = ExecRequest {
@@ -273,9 +289,10 @@ pub async fn start(
             });
             Ok(Ok(spawned))
         })
-        .await?;
+        .await
+    };
     if detach {
-        return match spawned {
+        return match spawn.await? {
             Ok(_) => Ok(StatusCode::OK.into_response()),
             Err(message) => Err(ApiError::new(StatusCode::BAD_REQUEST, message)),
         };
@@ -286,6 +303,7 @@ pub async fn start(
         let Some(io) = hijack::io(on).await else {
             return;
         };
+        let spawned = spawn.await.unwrap_or_else(|e| Err(e.message));
         match spawned {
             Ok(s) => relay(io, s.input, s.sources, tty, wanted, keys, Some(done_rx)).await,
             Err(message) => {

@@ -151,3 +151,22 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// The python of the venv `scripts/install-deps.sh` makes with docker-py and
+/// testcontainers-python (`KUJIRA_PY_VENV` to use another).
+pub fn python_venv() -> PathBuf {
+    let venv = std::env::var_os("KUJIRA_PY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/kujira-py-venv"));
+    let py = venv.join("bin/python");
+    let ok = Command::new(&py)
+        .args(["-c", "import docker, testcontainers"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{} lacks docker-py or testcontainers: run scripts/install-deps.sh",
+        py.display()
+    );
+    py
+}

@@ -1,0 +1,129 @@
+"""docker-py (PyPI `docker`) against `kujira serve`: run by tests/api_python.rs with
+DOCKER_HOST pointing at the server and `busybox`/`nginx` on its registry mirror.
+Each check asserts what docker-py returns; the first failure exits non-zero."""
+
+import io
+import json
+import sys
+import tarfile
+import time
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+
+
+def check(name, cond, detail=""):
+    if not cond:
+        print(f"FAIL {name}: {detail}", flush=True)
+        sys.exit(1)
+    print(f"ok {name}", flush=True)
+
+
+client = docker.from_env(timeout=60)
+check("ping", client.ping() is True)
+check("version", client.version()["ApiVersion"].startswith("1."))
+
+img = client.images.pull("busybox", tag="latest")
+check("pull", "busybox:latest" in img.tags, img.tags)
+check("images.list", any("busybox:latest" in i.tags for i in client.images.list()))
+check("images.get", client.images.get("busybox").id == img.id)
+
+# Detached run, streamed logs, exec with stream and demux.
+c = client.containers.run(
+    "busybox", ["sh", "-c", "echo one; echo two >&2; exec sleep 600"], detach=True, name="pyweb"
+)
+deadline = time.time() + 10
+while b"one" not in c.logs() and time.time() < deadline:
+    time.sleep(0.05)
+check("logs", c.logs(stdout=True, stderr=False) == b"one\n", c.logs())
+stream = c.logs(stream=True, follow=True)
+first = next(stream)
+check("logs streamed", first in (b"one\n", b"two\n"), first)
+c.reload()
+check("container status", c.status == "running", c.status)
+code, out = c.exec_run(["sh", "-c", "echo ex-out; echo ex-err >&2; exit 3"], demux=True)
+check("exec_run demux", code == 3 and out == (b"ex-out\n", b"ex-err\n"), (code, out))
+res = c.exec_run(["sh", "-c", "for i in 1 2 3; do echo $i; done"], stream=True)
+chunks = b"".join(res.output)
+check("exec_run stream", chunks == b"1\n2\n3\n", chunks)
+
+# put_archive / get_archive.
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as t:
+    data = b"archived\n"
+    info = tarfile.TarInfo("note.txt")
+    info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+check("put_archive", c.put_archive("/tmp", buf.getvalue()) is True)
+bits, stat = c.get_archive("/tmp/note.txt")
+raw = b"".join(bits)
+with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+    got = t.extractfile("note.txt").read()
+check("get_archive", got == b"archived\n" and stat["name"] == "note.txt", stat)
+try:
+    c.get_archive("/nonexistent")
+    check("get_archive missing", False, "no error")
+except NotFound:
+    check("get_archive missing", True)
+
+# stats, one reading.
+s = c.stats(stream=False)
+check("stats", s["memory_stats"]["usage"] > 0 and "cpu_stats" in s, list(s))
+
+# commit, and the committed image runs.
+snap = c.commit(repository="pysnap", tag="v1")
+check("commit", "pysnap:v1" in snap.tags, snap.tags)
+out = client.containers.run("pysnap:v1", ["cat", "/tmp/note.txt"], remove=True)
+check("run attached from the commit", out == b"archived\n", out)
+
+# Conflicts and missing things are docker-py's exceptions.
+try:
+    c.remove()
+    check("409 on removing a running container", False, "no error")
+except APIError as e:
+    check("409 on removing a running container", e.status_code == 409, e)
+try:
+    client.containers.get("nosuch")
+    check("NotFound", False, "no error")
+except NotFound:
+    check("NotFound", True)
+try:
+    client.images.get("nosuch:1")
+    check("ImageNotFound", False, "no error")
+except ImageNotFound:
+    check("ImageNotFound", True)
+
+c.stop(timeout=1)
+check("wait", c.wait(timeout=10)["StatusCode"] in (137, 143), c.wait())
+c.remove()
+
+# Attached run with an exit code, and wait.
+w = client.containers.run("busybox", ["sh", "-c", "exit 4"], detach=True)
+check("wait exit code", w.wait(timeout=10)["StatusCode"] == 4)
+w.remove()
+
+# save and load.
+data = b"".join(client.images.get("pysnap:v1").save(named=True))
+check("save", len(data) > 1024)
+client.images.remove("pysnap:v1")
+loaded = client.images.load(data)
+check("load", any("pysnap:v1" in i.tags for i in loaded), [i.tags for i in loaded])
+
+# volumes.
+v = client.volumes.create(name="pyvol", labels={"team": "kujira"})
+check("volumes.create", v.name == "pyvol")
+check("volumes.list", [x.name for x in client.volumes.list(filters={"label": "team=kujira"})] == ["pyvol"])
+check("volumes.get", client.volumes.get("pyvol").attrs["Labels"] == {"team": "kujira"})
+v.remove()
+
+# prunes.
+client.containers.run("busybox", "true", name="pystopped")
+pr = client.containers.prune()
+check("containers.prune", any(len(x) == 64 for x in pr["ContainersDeleted"] or []), pr)
+client.volumes.create(name="pyunused")
+vp = client.volumes.prune(filters={"all": "true"})
+check("volumes.prune", "pyunused" in (vp["VolumesDeleted"] or []), vp)
+client.images.remove("pysnap:v1")
+ip = client.images.prune(filters={"dangling": False})
+check("images.prune", "SpaceReclaimed" in ip, ip)
+print("all docker-py checks passed")
