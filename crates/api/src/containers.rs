@@ -86,6 +86,16 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let body: ContainerCreateBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    if let Some(image) = body.image.as_deref() {
+        let is_id = image
+            .strip_prefix("sha256:")
+            .unwrap_or(image)
+            .chars()
+            .all(|c| c.is_ascii_hexdigit());
+        if !is_id && kujira_reference::Reference::parse(image).is_err() {
+            return Err(ApiError::bad_request("invalid reference format"));
+        }
+    }
     let opts = create_options(&body, q.get("name").filter(|n| !n.is_empty()).cloned())?;
     let id = st
         .pool

@@ -36,7 +36,7 @@ fn status_of(e: &EngineError) -> StatusCode {
         NameConflict { .. } | MultipleRepositories { .. } | InUse { .. } | NotRunning(_) => {
             StatusCode::CONFLICT
         }
-        Reference(_) | InvalidArchive(_) => StatusCode::BAD_REQUEST,
+        Reference(_) | InvalidArchive(_) | Layer { .. } => StatusCode::BAD_REQUEST,
         InvalidArgument(m)
             if m.contains("running container")
                 || m.contains("in use")

@@ -138,6 +138,8 @@ async fn run(opts: ServeOptions) -> Result<(), ApiError> {
         attaches: Default::default(),
         execs: Default::default(),
     };
+    // Creates a killed server (or CLI) left half-made go before anyone looks.
+    let _ = state.pool.run(|e| Ok(e.sweep_unfinished()?)).await;
     let app = router(state);
     let mut tasks = Vec::new();
     for host in &opts.hosts {

@@ -11,6 +11,7 @@
 
 pub mod container;
 pub mod craft;
+pub mod http;
 pub mod image;
 pub mod kujira;
 pub mod output;

@@ -449,6 +449,9 @@ impl Engine {
         let result = (|| -> Result<Container, EngineError> {
             std::fs::create_dir_all(&paths.dir)
                 .map_err(|e| EngineError::io(format!("creating {}", paths.dir.display()), e))?;
+            // Held until the row exists: a directory whose lock is free and that
+            // has no row is a create that died midway (see `sweep_unfinished`).
+            let creating = kujira_store::StoreLock::exclusive(&paths.creating_lock())?;
             let layers = self.store.meta.image_layers(&image.id)?;
             let mut lowers: Vec<PathBuf> = layers
                 .iter()
@@ -706,6 +709,8 @@ impl Engine {
             if !opts.keep_mounted {
                 bundle.unmount().map_err(EngineError::Runtime)?;
             }
+            let _ = std::fs::remove_file(paths.creating_lock());
+            drop(creating);
             let c = Container { row, config };
             self.emit_container(&c, "create", &[]);
             Ok(c)

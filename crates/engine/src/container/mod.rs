@@ -70,6 +70,11 @@ pub struct ContainerPaths {
 }
 
 impl ContainerPaths {
+    /// Held by the process creating the container until its row is written.
+    pub fn creating_lock(&self) -> PathBuf {
+        self.dir.join(".creating")
+    }
+
     pub fn upper(&self) -> PathBuf {
         self.dir.join("upper")
     }

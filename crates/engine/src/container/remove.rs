@@ -98,9 +98,55 @@ impl Engine {
         Ok(away)
     }
 
+    /// Removes what creates that died midway (a killed CLI or server) left: a
+    /// container directory with no row, whose creator no longer holds its lock,
+    /// mounted rootfs included. Returns how many went.
+    pub fn sweep_unfinished(&self) -> Result<usize, EngineError> {
+        let dir = self.store.root().join("containers");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut swept = 0;
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if id.len() != 64 || self.store.meta.container(&id)?.is_some() {
+                continue;
+            }
+            let paths = self.container_paths(&id);
+            let lock = paths.creating_lock();
+            // Without its lock file yet, a directory may be a create that is just
+            // starting: only old ones are taken.
+            let young = std::fs::metadata(&paths.dir)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < std::time::Duration::from_secs(60));
+            if !lock.exists() && young {
+                continue;
+            }
+            let Ok(Some(_held)) = kujira_store::StoreLock::try_exclusive(&lock) else {
+                continue;
+            };
+            // The row may have been written between the look and the lock.
+            if self.store.meta.container(&id)?.is_some() {
+                continue;
+            }
+            kujira_runtime::Bundle::open(&paths.bundle())
+                .unmount()
+                .map_err(EngineError::Runtime)?;
+            let to = self.store.tmp.path("unfinished-container")?;
+            if std::fs::rename(&paths.dir, &to).is_ok() {
+                let _ = kujira_store::tmp::remove_tree(&to);
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
     /// `container prune`: every stopped container; the IDs removed and the bytes of
     /// their copy-on-write layers.
     pub fn prune_containers(&self) -> Result<(Vec<String>, u64), EngineError> {
+        self.sweep_unfinished()?;
         let mut ids = Vec::new();
         let mut bytes = 0;
         for c in self.containers()? {
