@@ -51,6 +51,25 @@ fn create(sock: &Path, cmd: &[&str]) -> String {
     r.json()["Id"].as_str().unwrap().to_string()
 }
 
+/// `POST /containers/{id}/{action}` (start, stop, …) or `DELETE` with `force`.
+fn act(sock: &Path, id: &str, action: &str) {
+    let r = match action {
+        "remove" => http::json(
+            sock,
+            "DELETE",
+            &format!("/containers/{id}?force=1"),
+            &json!(null),
+        ),
+        _ => http::json(
+            sock,
+            "POST",
+            &format!("/containers/{id}/{action}"),
+            &json!(null),
+        ),
+    };
+    ok(&r, action);
+}
+
 /// An exec through the API, its hijacked stream read to the end.
 fn exec(sock: &Path, id: &str, cmd: &[&str]) -> Vec<u8> {
     let r = http::json(
@@ -105,15 +124,7 @@ fn two_hundred_concurrent_mixed_requests_leave_nothing_behind() {
     let (k, s) = with_busybox();
     let sock = s.socket();
     let anchor = create(&sock, &["sleep", "600"]);
-    ok(
-        &http::json(
-            &sock,
-            "POST",
-            &format!("/containers/{anchor}/start"),
-            &json!(null),
-        ),
-        "start anchor",
-    );
+    act(&sock, &anchor, "start");
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let sock = sock.clone();
@@ -238,15 +249,7 @@ fn clients_that_hang_up_mid_stream_leave_no_broken_state() {
     );
     // Mid-logs of a chatty container, and mid-attach to it.
     let chatty = create(&sock, &["sh", "-c", "seq 1 200000; exec sleep 600"]);
-    ok(
-        &http::json(
-            &sock,
-            "POST",
-            &format!("/containers/{chatty}/start"),
-            &json!(null),
-        ),
-        "start",
-    );
+    act(&sock, &chatty, "start");
     hang_up_after(
         &sock,
         "GET",
@@ -262,10 +265,7 @@ fn clients_that_hang_up_mid_stream_leave_no_broken_state() {
         64,
     );
     // The container lives on and still answers an exec.
-    assert_eq!(
-        exec(&sock, &chatty, &["echo", "still-here"]).ends_with(b"still-here\n"),
-        true
-    );
+    assert!(exec(&sock, &chatty, &["echo", "still-here"]).ends_with(b"still-here\n"));
     // Mid-copy out of a stopped container: its rootfs is unmounted again.
     let stopped = create(&sock, &["true"]);
     hang_up_after(
@@ -311,15 +311,7 @@ fn serve_killed_under_load_leaves_the_store_consistent_and_containers_running() 
     let (k, mut s) = with_busybox();
     let sock = s.socket();
     let survivor = create(&sock, &["sleep", "600"]);
-    ok(
-        &http::json(
-            &sock,
-            "POST",
-            &format!("/containers/{survivor}/start"),
-            &json!(null),
-        ),
-        "start",
-    );
+    act(&sock, &survivor, "start");
     let load: Vec<_> = (0..4)
         .map(|_| {
             let sock = sock.clone();
