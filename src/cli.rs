@@ -67,6 +67,8 @@ pub enum Command {
     Commit(CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainerArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Rename a container

@@ -221,6 +221,25 @@ fn a_web_server_run_detached_with_a_published_port() {
     let diff = t.s.docker_ok(["diff", "web"]);
     assert!(diff.contains("C /www/index.html"), "{diff}");
     assert!(diff.contains("A /www/page.html"), "{diff}");
+    // export: the whole filesystem, the edit included.
+    let tarball = dir.path().join("web.tar");
+    t.s.docker_ok(["export", "-o", tarball.to_str().unwrap(), "web"]);
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.trim_start_matches("./") == "bin/busybox"),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.trim_start_matches("./") == "www/page.html"),
+        "{list}"
+    );
     // stop, rm.
     assert_eq!(t.s.docker_ok(["stop", "web"]), "web\n");
     let all =
@@ -228,6 +247,39 @@ fn a_web_server_run_detached_with_a_published_port() {
     assert!(all.starts_with("web Exited ("), "{all}");
     assert_eq!(t.s.docker_ok(["rm", "web"]), "web\n");
     assert_eq!(t.k.ok(["ps", "-aq"]), "");
+    // The life of the container, as `docker events` and `kujira events` tell it
+    // (`--until 0s` is now in whole seconds: let that second pass).
+    std::thread::sleep(Duration::from_millis(1100));
+    let events = t.s.docker_ok([
+        "events",
+        "--since",
+        "10m",
+        "--until",
+        "0s",
+        "--filter",
+        "container=web",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = events.lines().filter(|a| !a.starts_with("exec")).collect();
+    assert_eq!(
+        actions,
+        ["create", "start", "kill", "die", "stop", "destroy"],
+        "{events}"
+    );
+    let mine = t.k.ok([
+        "events",
+        "--since",
+        "10m",
+        "--until",
+        "0s",
+        "-f",
+        "event=destroy",
+    ]);
+    assert!(
+        mine.contains(&format!("container destroy {id} (image=nginx, name=web)")),
+        "{mine}"
+    );
 }
 
 #[test]

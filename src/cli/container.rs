@@ -370,6 +370,15 @@ pub struct AttachArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "string")]
+    pub output: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
 pub struct OneContainerArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -508,6 +517,8 @@ pub enum ContainerCommand {
     Commit(CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainerArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Rename a container

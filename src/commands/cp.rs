@@ -191,3 +191,33 @@ fn into_container(
     packed.map_err(|e| io_err(&format!("reading {src}"), e))?;
     Ok(())
 }
+
+/// `export [-o FILE] CONTAINER`: the container's filesystem as one tar, to a file
+/// (written under a temporary name, then renamed) or to stdout.
+pub fn export(engine: &Engine, args: &crate::cli::ExportArgs) -> Result<(), CliError> {
+    let c = engine.find_container(&args.container)?;
+    match &args.output {
+        Some(path) => {
+            let target = std::path::Path::new(path);
+            let dir = target
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .map_err(|e| CliError::new(1, format!("failed to export container: {e}")))?;
+            engine.export_container(&c, std::io::BufWriter::new(tmp.as_file_mut()))?;
+            tmp.persist(target)
+                .map_err(|e| CliError::new(1, format!("failed to export container: {e}")))?;
+        }
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                return Err(CliError::new(
+                    1,
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
+            }
+            engine.export_container(&c, std::io::stdout().lock())?;
+        }
+    }
+    Ok(())
+}

@@ -114,6 +114,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Container {
             command: ContainerCommand::Diff(a),
         } => container::diff(&engine, &a),
+        Command::Export(a)
+        | Command::Container {
+            command: ContainerCommand::Export(a),
+        } => cp::export(&engine, &a),
         Command::Port(a)
         | Command::Container {
             command: ContainerCommand::Port(a),

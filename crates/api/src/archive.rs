@@ -104,3 +104,30 @@ pub async fn put(
         .await?;
     Ok(StatusCode::OK.into_response())
 }
+
+/// `GET /containers/{id}/export`: the container's whole filesystem as one tar.
+pub async fn export(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cid = id.clone();
+    st.pool
+        .run(move |e| Ok(e.find_container(&cid).map(drop)?))
+        .await?;
+    let (mut w, body) = BodyWriter::new();
+    let pool = st.pool.clone();
+    tokio::spawn(async move {
+        let _ = pool
+            .run(move |e| {
+                let r = e
+                    .find_container(&id)
+                    .and_then(|c| e.export_container(&c, &mut w));
+                if let Err(err) = r {
+                    w.fail(err.to_string());
+                }
+                Ok(())
+            })
+            .await;
+    });
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
+}

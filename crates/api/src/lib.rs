@@ -61,6 +61,7 @@ fn router(state: AppState) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/auth", post(system::auth))
         .route("/events", get(events::events))
         .route("/images/json", get(images::list))
         .route("/images/create", post(image_transfer::create))
@@ -110,6 +111,7 @@ fn router(state: AppState) -> Router {
             get(archive::get).head(archive::head).put(archive::put),
         )
         .route("/commit", post(lifecycle::commit))
+        .route("/containers/{id}/export", get(archive::export))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
@@ -143,14 +145,23 @@ async fn run(opts: ServeOptions) -> Result<(), ApiError> {
     let app = router(state);
     let mut tasks = Vec::new();
     for host in &opts.hosts {
-        let path = host.strip_prefix("unix://").ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{host}: only unix:// addresses are served (TCP needs TLS, which kujira does not serve yet)"
-            ))
-        })?;
-        let listener = bind_unix(path, opts.group.as_deref())?;
-        let app = app.clone();
-        tasks.push(tokio::spawn(accept_loop(listener, app)));
+        if let Some(path) = host.strip_prefix("unix://") {
+            let listener = bind_unix(path, opts.group.as_deref())?;
+            tasks.push(tokio::spawn(accept_loop(
+                Listener::Unix(listener),
+                app.clone(),
+            )));
+        } else if let Some(addr) = host.strip_prefix("tcp://") {
+            let listener = bind_tcp(addr).await?;
+            tasks.push(tokio::spawn(accept_loop(
+                Listener::Tcp(listener),
+                app.clone(),
+            )));
+        } else {
+            return Err(ApiError::bad_request(format!(
+                "{host}: only unix:// and tcp:// addresses are served"
+            )));
+        }
     }
     for t in tasks {
         let _ = t.await;
@@ -187,22 +198,55 @@ fn bind_unix(path: &str, group: Option<&str>) -> Result<tokio::net::UnixListener
     Ok(listener)
 }
 
-async fn accept_loop(listener: tokio::net::UnixListener, app: Router) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let app = app.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move { version::dispatch(app, req).await }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .max_buf_size(1 << 20)
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await;
-        });
+/// Plain TCP only on loopback: anyone who reaches the socket owns the host, and
+/// kujira does not serve TLS (dockerd's `--tlsverify`) yet.
+async fn bind_tcp(addr: &str) -> Result<tokio::net::TcpListener, ApiError> {
+    let sock: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("tcp://{addr}: not an IP:port address")))?;
+    if !sock.ip().is_loopback() {
+        return Err(ApiError::bad_request(format!(
+            "tcp://{addr}: refusing plain TCP on a non-loopback address (kujira serves no TLS yet; use a unix socket or 127.0.0.1)"
+        )));
     }
+    tokio::net::TcpListener::bind(sock)
+        .await
+        .map_err(|e| ApiError::server(format!("listening on {addr}: {e}")))
+}
+
+enum Listener {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
+async fn accept_loop(listener: Listener, app: Router) {
+    loop {
+        match &listener {
+            Listener::Unix(l) => {
+                if let Ok((stream, _)) = l.accept().await {
+                    tokio::spawn(serve_connection(stream, app.clone()));
+                }
+            }
+            Listener::Tcp(l) => {
+                if let Ok((stream, _)) = l.accept().await {
+                    tokio::spawn(serve_connection(stream, app.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection<S>(stream: S, app: Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let app = app.clone();
+        async move { version::dispatch(app, req).await }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(1 << 20)
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades()
+        .await;
 }

@@ -96,3 +96,37 @@ pub async fn df(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
         "BuildCache": [],
     })))
 }
+
+#[derive(serde::Deserialize)]
+struct AuthBody {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default, rename = "serveraddress")]
+    server_address: String,
+}
+
+/// `POST /auth`: checks the credentials with the registry (and keeps them, so the
+/// server's own pulls and pushes can use them).
+pub async fn auth(
+    State(st): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b: AuthBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let server = if b.server_address.is_empty() {
+        "docker.io".to_string()
+    } else {
+        b.server_address
+    };
+    st.pool
+        .run(move |e| {
+            e.login(&server, &b.username, &b.password)
+                .map_err(|err| ApiError::new(axum::http::StatusCode::UNAUTHORIZED, err.to_string()))
+        })
+        .await?;
+    Ok(Json(
+        serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
+}

@@ -115,6 +115,12 @@ impl Engine {
             let fd = open_dir(Path::new(&format!("/proc/{}/root", c.row.state.pid)))?;
             return Ok(Root { fd, unmount: None });
         }
+        self.overlay_root(c)
+    }
+
+    /// The container's own filesystem (its overlay, without the mounts a running
+    /// process sees: volumes, /proc, /dev), mounted for the copy when it is not.
+    fn overlay_root(&self, c: &Container) -> Result<Root, EngineError> {
         let paths = self.container_paths(c.id());
         let was_mounted = kujira_runtime::bundle::is_mountpoint(&paths.rootfs());
         let bundle = self.mount_rootfs(c, &paths)?;
@@ -134,6 +140,11 @@ impl Engine {
         out: impl Write,
     ) -> Result<(), EngineError> {
         let root = self.copy_root(c)?;
+        self.copy_tree(&root, src, out)
+    }
+
+    /// Writes a tar of `src` resolved inside `root` (see [`Engine::copy_from_container`]).
+    fn copy_tree(&self, root: &Root, src: &str, out: impl Write) -> Result<(), EngineError> {
         let contents_only = src.ends_with("/.");
         let fd = root.open(src, OFlags::empty())?;
         let st = rfs::fstat(&fd).map_err(|e| EngineError::io("reading the source", e.into()))?;
@@ -244,6 +255,12 @@ impl Engine {
             source,
         })?;
         Ok(())
+    }
+
+    /// `export`: the container's whole filesystem as one tar, entries at the top.
+    pub fn export_container(&self, c: &Container, out: impl Write) -> Result<(), EngineError> {
+        let root = self.overlay_root(c)?;
+        self.copy_tree(&root, "/.", out)
     }
 
     /// Where a copy into the container lands: `(directory, name)` by Docker's rules —

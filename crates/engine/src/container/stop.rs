@@ -117,12 +117,14 @@ impl Engine {
         }
         let sig = parse_signal(signal.unwrap_or(c.config.stop_signal()))?;
         let secs = timeout.unwrap_or(c.config.stop_timeout());
-        if c.status() != "restarting" {
-            let _ = self.signal(c, sig);
+        if c.status() != "restarting" && self.signal(c, sig).is_ok() {
+            self.emit_container(c, "kill", &[("signal", &sig.to_string())]);
         }
         let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
         if !self.wait_monitor(c.id(), wait) {
-            let _ = self.signal(c, libc::SIGKILL);
+            if self.signal(c, libc::SIGKILL).is_ok() {
+                self.emit_container(c, "kill", &[("signal", "9")]);
+            }
             self.wait_monitor(c.id(), None);
         }
         self.emit_container(c, "stop", &[]);
