@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use crate::query::Query;
-use crate::streams::{BodyReader, BodyWriter};
+use crate::streams::{written_by, BodyReader};
 use crate::{ApiError, AppState};
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
@@ -50,20 +50,9 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let path = path_of(&q)?;
     let h = stat_header(&st, id.clone(), path.clone()).await?;
-    let (mut w, body) = BodyWriter::new();
-    let pool = st.pool.clone();
-    tokio::spawn(async move {
-        let _ = pool
-            .run(move |e| {
-                let r = e
-                    .find_container(&id)
-                    .and_then(|c| e.copy_from_container(&c, &path, &mut w));
-                if let Err(err) = r {
-                    w.fail(err.to_string());
-                }
-                Ok(())
-            })
-            .await;
+    let body = written_by(&st.pool, move |e, w| {
+        let c = e.find_container(&id)?;
+        e.copy_from_container(&c, &path, w)
     });
     Ok((
         [
@@ -114,20 +103,9 @@ pub async fn export(
     st.pool
         .run(move |e| Ok(e.find_container(&cid).map(drop)?))
         .await?;
-    let (mut w, body) = BodyWriter::new();
-    let pool = st.pool.clone();
-    tokio::spawn(async move {
-        let _ = pool
-            .run(move |e| {
-                let r = e
-                    .find_container(&id)
-                    .and_then(|c| e.export_container(&c, &mut w));
-                if let Err(err) = r {
-                    w.fail(err.to_string());
-                }
-                Ok(())
-            })
-            .await;
+    let body = written_by(&st.pool, move |e, w| {
+        let c = e.find_container(&id)?;
+        e.export_container(&c, w)
     });
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::progress::{self, Progress};
 use crate::query::{flag, Query};
-use crate::streams::{BodyReader, BodyWriter};
+use crate::streams::{written_by, BodyReader};
 use crate::{ApiError, AppState};
 
 /// `fromImage` and `tag` as one reference (a `tag` may be a digest).
@@ -163,18 +163,7 @@ pub async fn save(st: AppState, names: Vec<String>) -> Result<Response, ApiError
             Ok(())
         })
         .await?;
-    let (mut w, body) = BodyWriter::new();
-    let pool = st.pool.clone();
-    tokio::spawn(async move {
-        let _ = pool
-            .run(move |e| {
-                if let Err(err) = e.save(&names, &mut w) {
-                    w.fail(err.to_string());
-                }
-                Ok(())
-            })
-            .await;
-    });
+    let body = written_by(&st.pool, move |e, w| e.save(&names, w));
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 

@@ -105,3 +105,26 @@ impl Drop for BodyWriter {
         let _ = self.flush();
     }
 }
+
+/// A response body written by `f` on an engine: an engine error after the first
+/// bytes ends the body broken, which is all HTTP can say by then.
+pub fn written_by<F>(pool: &std::sync::Arc<crate::pool::EnginePool>, f: F) -> Body
+where
+    F: FnOnce(&kujira_engine::Engine, &mut BodyWriter) -> Result<(), kujira_engine::EngineError>
+        + Send
+        + 'static,
+{
+    let (mut w, body) = BodyWriter::new();
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let _ = pool
+            .run(move |e| {
+                if let Err(err) = f(e, &mut w) {
+                    w.fail(err.to_string());
+                }
+                Ok(())
+            })
+            .await;
+    });
+    body
+}
