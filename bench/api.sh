@@ -59,8 +59,17 @@ for h in "${hosts[@]}"; do
     DOCKER_HOST=$h "$DOCKER" import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
 done
 
-# Idle RSS first, before any container ran.
-sleep 2
+for h in "${hosts[@]}"; do
+    export DOCKER_HOST=$h
+    for i in $(seq 1 50); do "$DOCKER" create busybox true >/dev/null; done
+    for i in $(seq 1 1000); do "$DOCKER" tag busybox "bench/tag$i:v1"; done
+    "$DOCKER" run -d --name target busybox sleep 100000 >/dev/null
+done
+unset DOCKER_HOST
+
+# Idle RSS: after the setup above (an import, 50 creates, 1,000 tags, a
+# running container), once both have been quiet for 12 s.
+sleep 12
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 serve_rss=$(rss "$serve_pid")
 echo "idle RSS: kujira serve ${serve_rss} kB"
@@ -71,17 +80,12 @@ if [[ -n "$dockerd_pid" ]]; then
     echo "ratio: $(awk "BEGIN {printf \"%.3f\", $serve_rss / ($d_rss + $c_rss)}")"
 fi
 
-for h in "${hosts[@]}"; do
-    export DOCKER_HOST=$h
-    for i in $(seq 1 50); do "$DOCKER" create busybox true >/dev/null; done
-    for i in $(seq 1 1000); do "$DOCKER" tag busybox "bench/tag$i:v1"; done
-    "$DOCKER" run -d --name target busybox sleep 100000 >/dev/null
-done
-unset DOCKER_HOST
 
 bench() {
     local title=$1; shift
     local cmds=()
+    # The client's own cost, no server asked: what no server can go below.
+    [[ $title == version ]] && cmds+=(-n "docker --version (no server)" "$DOCKER --version")
     for i in "${!hosts[@]}"; do cmds+=(-n "${names[$i]}" "env DOCKER_HOST=${hosts[$i]} $DOCKER $*"); done
     echo; echo "### docker $*"
     hyperfine -N --output=null --warmup 3 --min-runs "$RUNS" --export-markdown "$work/$title.md" "${cmds[@]}" >&2

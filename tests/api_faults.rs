@@ -266,7 +266,7 @@ fn clients_that_hang_up_mid_stream_leave_no_broken_state() {
     );
     // The container lives on and still answers an exec.
     assert!(exec(&sock, &chatty, &["echo", "still-here"]).ends_with(b"still-here\n"));
-    // Mid-copy out of a stopped container: its rootfs is unmounted again.
+    // Mid-copy and mid-export of a stopped container: its rootfs is unmounted again.
     let stopped = create(&sock, &["true"]);
     hang_up_after(
         &sock,
@@ -275,7 +275,14 @@ fn clients_that_hang_up_mid_stream_leave_no_broken_state() {
         "",
         1024,
     );
-    wait_until("the copy's mount to go", SECS, || {
+    hang_up_after(
+        &sock,
+        "GET",
+        &format!("/containers/{stopped}/export"),
+        "",
+        1024,
+    );
+    wait_until("the copy's and the export's mount to go", SECS, || {
         !mounts_under(k.root())
             .iter()
             .any(|m| m.to_string_lossy().contains(&stopped))

@@ -9,6 +9,7 @@ mod create_body;
 mod error;
 mod events;
 mod exec;
+mod footprint;
 mod hijack;
 mod image_transfer;
 mod images;
@@ -143,6 +144,8 @@ async fn run(opts: ServeOptions) -> Result<(), ApiError> {
     // Creates a killed server (or CLI) left half-made go before anyone looks.
     let _ = state.pool.run(|e| Ok(e.sweep_unfinished()?)).await;
     let app = router(state);
+    footprint::shed_startup_code();
+    tokio::spawn(footprint::shed_when_idle());
     let mut tasks = Vec::new();
     for host in &opts.hosts {
         if let Some(path) = host.strip_prefix("unix://") {

@@ -26,6 +26,7 @@ pub async fn dispatch(
     app: Router,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
+    crate::footprint::note_request();
     let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let debug = DEBUG
