@@ -590,3 +590,46 @@ fn malformed_requests_get_clear_4xx_and_change_nothing() {
     );
     assert_nothing_left(&k);
 }
+
+#[test]
+fn concurrent_tags_and_container_churn_never_see_a_locked_database() {
+    let (k, s) = with_busybox();
+    let sock = s.socket();
+    let mut threads = Vec::new();
+    for t in 0..3 {
+        let sock = sock.clone();
+        threads.push(std::thread::spawn(move || {
+            for i in 0..30 {
+                let r = http::json(
+                    &sock,
+                    "POST",
+                    &format!("/images/busybox/tag?repo=churn/t{t}&tag=v{i}"),
+                    &json!(null),
+                );
+                ok(&r, "tag");
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let sock = sock.clone();
+        threads.push(std::thread::spawn(move || {
+            for _ in 0..10 {
+                let id = create(&sock, &["true"]);
+                act(&sock, &id, "start");
+                act(&sock, &id, "remove");
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let tags = k.ok([
+        "images",
+        "--format",
+        "{{.Repository}}",
+        "--filter",
+        "reference=churn/*",
+    ]);
+    assert_eq!(tags.lines().count(), 90, "{tags}");
+    assert_nothing_left(&k);
+}

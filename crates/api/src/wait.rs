@@ -59,7 +59,8 @@ pub async fn wait(
     let pool = st.pool.clone();
     tokio::spawn(async move {
         let mut last = first.clone();
-        let mut step = Duration::from_millis(2);
+        let mut step = Duration::from_millis(3);
+        let started = std::time::Instant::now();
         let code = loop {
             if tx.is_closed() {
                 return;
@@ -99,7 +100,12 @@ pub async fn wait(
                 last = c;
             }
             tokio::time::sleep(step).await;
-            step = (step * 2).min(Duration::from_millis(50));
+            // A look costs a pooled engine and one indexed read: look every 3 ms
+            // for the first seconds (a `run --rm true` ends in tens of them), then
+            // back off for long runners.
+            if started.elapsed() > Duration::from_secs(3) {
+                step = (step * 2).min(Duration::from_millis(100));
+            }
         };
         let body = json!({"StatusCode": code, "Error": null});
         let _ = tx.send(Ok(Bytes::from(format!("{body}\n")))).await;

@@ -1,6 +1,6 @@
 //! Rows and queries for images, layers, tags and blobs.
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::Metadata;
 use crate::{Digest, StoreError};
@@ -119,7 +119,9 @@ impl Metadata {
     /// Adds an image with its layers, blobs and tags in one transaction. Returns, for
     /// every tag that moved away from another image, `(tag name, previous image)`.
     pub fn add_image(&self, img: &NewImage) -> Result<Vec<(String, Digest)>, StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT OR IGNORE INTO blobs (digest, size, media_type) VALUES (?1, ?2, ?3)",
             params![
@@ -203,7 +205,9 @@ impl Metadata {
         tag: &str,
         image: &Digest,
     ) -> Result<Option<Digest>, StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         let prev = set_tag(&tx, name, repo, tag, image)?;
         tx.commit()?;
         Ok(prev)
@@ -339,7 +343,9 @@ impl Metadata {
     /// layer and blob rows nothing references any more. Returns those layers and blobs,
     /// whose files the caller then removes.
     pub fn delete_image(&self, id: &Digest) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM tags WHERE image_id = ?1", [id.as_str()])?;
         tx.execute(
             "DELETE FROM image_layers WHERE image_id = ?1",
@@ -458,7 +464,9 @@ impl Metadata {
     /// process waiting on the layer lock finds it and a retried load reuses it. Until an
     /// image references them, garbage collection may take them back.
     pub fn add_layer(&self, layer: &NewLayer, parent: Option<&Digest>) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         insert_layer_blob(&tx, layer)?;
         tx.execute(
             "INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size, tar_size, unsynced_boot)
@@ -478,7 +486,9 @@ impl Metadata {
 
     /// Records the blob a layer already in the store was loaded from this time.
     pub fn add_layer_blob(&self, layer: &NewLayer) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         insert_layer_blob(&tx, layer)?;
         tx.commit()?;
         Ok(())
@@ -495,7 +505,9 @@ impl Metadata {
     /// Deletes layer and blob rows no image references (garbage from interrupted
     /// operations); returns them so their files can be removed.
     pub fn sweep_unreferenced(&self) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         let out = sweep(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -525,7 +537,9 @@ impl Metadata {
         layers: &[Digest],
         blobs: &[Digest],
     ) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        // IMMEDIATE: a deferred transaction that reads and then writes gets
+        // SQLITE_BUSY at once (no busy wait) when another writer came in between.
+        let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
         let mut gone_layers = Vec::new();
         for l in layers {
             let n = tx.execute(
