@@ -409,3 +409,55 @@ fn errors_read_as_dockerds() {
         "{body}"
     );
 }
+
+#[test]
+fn health_checks_show_in_ps_inspect_and_events() {
+    let t = setup();
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    t.s.docker_ok([
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/ok; exec sleep 600",
+    ]);
+    let status = || {
+        t.s.docker_ok(["ps", "--format", "{{.Status}}", "-f", "name=checked"])
+    };
+    wait_until("healthy", SECS, || status().contains("(healthy)"));
+    assert_eq!(
+        t.s.docker_ok(["inspect", "-f", "{{.State.Health.Status}}", "checked"]),
+        "healthy\n"
+    );
+    // kujira's own ps reads the same state.
+    assert!(t
+        .k
+        .ok(["ps", "--format", "{{.Status}}"])
+        .contains("(healthy)"));
+    t.s.docker_ok(["exec", "checked", "rm", "/tmp/ok"]);
+    wait_until("unhealthy", SECS, || status().contains("(unhealthy)"));
+    let log =
+        t.s.docker_ok(["inspect", "-f", "{{json .State.Health.Log}}", "checked"]);
+    assert!(log.contains("\"ExitCode\":1"), "{log}");
+    let events = t.k.ok([
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "container=checked",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(events.contains("health_status: healthy"), "{events}");
+}

@@ -71,6 +71,24 @@ pub struct CreateFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long, value_name = "int", allow_hyphen_values = true)]
     pub stop_timeout: Option<i64>,
+    /// Command to run to check health
+    #[arg(long, value_name = "string")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(long, value_name = "duration")]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long, value_name = "int")]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long, value_name = "duration")]
+    pub health_start_period: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(long, value_name = "duration")]
+    pub health_timeout: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Add Linux capabilities
     #[arg(long, value_name = "list")]
     pub cap_add: Vec<String>,

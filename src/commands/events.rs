@@ -21,7 +21,7 @@ fn line(e: &Event) -> String {
     let t = chrono::DateTime::from_timestamp_nanos(e.time_nano).with_timezone(&chrono::Local);
     let mut s = format!(
         "{} {} {} {}",
-        t.format("%Y-%m-%dT%H:%M:%S%.9f%:z"),
+        t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         e.kind,
         e.action,
         e.actor.id

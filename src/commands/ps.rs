@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use kujira_engine::container::list::{ContainerFilters, ContainerListing};
-use kujira_engine::container::status::{status_text, unix_of};
+use kujira_engine::container::status::unix_of;
 use kujira_engine::container::Container;
 use kujira_engine::Engine;
 use kujira_template::Value;
@@ -168,7 +168,7 @@ fn container_value(l: &ContainerListing, trunc: bool) -> Value {
         ("RunningFor", human::since(created)),
         ("Size", size),
         ("State", c.status().to_string()),
-        ("Status", status_text(c)),
+        ("Status", l.status_text()),
     ])
 }
 

@@ -64,6 +64,57 @@ fn read_env_files(files: &[String]) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// `--health-*` and `--no-healthcheck`, checked as the docker CLI checks them.
+fn health_flags(
+    f: &CreateFlags,
+) -> Result<Option<kujira_engine::container::health::HealthConfig>, CliError> {
+    use kujira_engine::container::health::{parse_go_duration, HealthConfig};
+    let any = f.health_cmd.is_some()
+        || f.health_interval.is_some()
+        || f.health_retries.is_some()
+        || f.health_start_period.is_some()
+        || f.health_timeout.is_some();
+    if f.no_healthcheck {
+        if any {
+            return Err(CliError::new(
+                125,
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(Some(HealthConfig::disabled()));
+    }
+    if !any {
+        return Ok(None);
+    }
+    let dur = |flag: &str, v: &Option<String>| -> Result<i64, CliError> {
+        match v {
+            None => Ok(0),
+            Some(v) => match parse_go_duration(v) {
+                Some(ns) if ns >= 0 => Ok(ns),
+                _ => Err(CliError::new(
+                    125,
+                    format!("invalid argument \"{v}\" for \"--{flag}\" flag: time: invalid duration \"{v}\""),
+                )),
+            },
+        }
+    };
+    let retries = f.health_retries.unwrap_or(0);
+    if retries < 0 {
+        return Err(CliError::new(125, "--health-retries cannot be negative"));
+    }
+    Ok(Some(HealthConfig {
+        test: f
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
+            .unwrap_or_default(),
+        interval: dur("health-interval", &f.health_interval)?,
+        timeout: dur("health-timeout", &f.health_timeout)?,
+        start_period: dur("health-start-period", &f.health_start_period)?,
+        retries,
+    }))
+}
+
 pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
     let mut env = read_env_files(&f.env_file)?;
     env.extend(f.env.iter().cloned());
@@ -95,6 +146,7 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         init: f.init,
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
+        healthcheck: health_flags(f)?,
         cap_add: f.cap_add.clone(),
         cap_drop: f.cap_drop.clone(),
         privileged: f.privileged,

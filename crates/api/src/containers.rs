@@ -8,7 +8,7 @@ use axum::Json;
 use bollard_stubs::models::ContainerCreateBody;
 use kujira_engine::container::list::{ContainerFilters, ContainerListing};
 use kujira_engine::container::logs::LogOptions;
-use kujira_engine::container::status::{status_text, unix_of};
+use kujira_engine::container::status::unix_of;
 use serde_json::{json, Value};
 
 use crate::create_body::create_options;
@@ -46,7 +46,7 @@ pub fn summary_json(l: &ContainerListing) -> Value {
         "Ports": ports,
         "Labels": c.config.labels,
         "State": c.status(),
-        "Status": status_text(c),
+        "Status": l.status_text(),
         "HostConfig": {"NetworkMode": network},
         "NetworkSettings": {"Networks": {}},
         "Mounts": c.config.mounts.iter().map(|m| json!({

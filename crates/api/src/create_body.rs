@@ -104,6 +104,15 @@ pub fn create_options(
         init: hc.init.unwrap_or(false),
         stop_signal: body.stop_signal.clone().filter(|s| !s.is_empty()),
         stop_timeout: body.stop_timeout,
+        healthcheck: body.healthcheck.as_ref().map(|h| {
+            kujira_engine::container::health::HealthConfig {
+                test: h.test.clone().unwrap_or_default(),
+                interval: h.interval.unwrap_or(0),
+                timeout: h.timeout.unwrap_or(0),
+                start_period: h.start_period.unwrap_or(0),
+                retries: h.retries.unwrap_or(0),
+            }
+        }),
         cap_add: hc.cap_add.clone().unwrap_or_default(),
         cap_drop: hc.cap_drop.clone().unwrap_or_default(),
         privileged: hc.privileged.unwrap_or(false),

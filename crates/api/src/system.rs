@@ -73,6 +73,7 @@ pub async fn df(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
                 .unwrap_or(0);
             let l = kujira_engine::container::list::ContainerListing {
                 size: Some((c.rw_size, c.rw_size + root)),
+                health: None,
                 container: c.container,
             };
             crate::containers::summary_json(&l)

@@ -4,6 +4,7 @@
 //! translate flags or HTTP into these calls and format what comes back.
 
 pub mod container;
+pub mod duration;
 mod error;
 pub mod image;
 pub mod system;

@@ -130,6 +130,8 @@ pub struct ContainerConfig {
     pub extra_hosts: Vec<(String, String)>,
     /// `--device` as given.
     pub devices: Vec<String>,
+    /// The effective HEALTHCHECK (the user's over the image's).
+    pub healthcheck: Option<super::health::HealthConfig>,
     pub memory_swap: i64,
     pub memory_reservation: i64,
     pub cpu_shares: u64,

@@ -265,6 +265,9 @@ pub struct CreateOptions {
     pub init: bool,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// `--health-*` (or the API's `Healthcheck`) over the image's; `--no-healthcheck`
+    /// is [`super::health::HealthConfig::disabled`].
+    pub healthcheck: Option<super::health::HealthConfig>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub privileged: bool,
@@ -628,6 +631,20 @@ impl Engine {
                     .or(run_image.stop_signal.clone())
                     .unwrap_or_default(),
                 stop_timeout: opts.stop_timeout,
+                healthcheck: {
+                    let image_hc = super::health::from_image(
+                        image_config
+                            .extras
+                            .config
+                            .as_ref()
+                            .and_then(|x| x.healthcheck.as_ref()),
+                    );
+                    match (&opts.healthcheck, image_hc) {
+                        (Some(user), Some(img)) => Some(user.over(&img)),
+                        (Some(user), None) => Some(user.clone()),
+                        (None, img) => img,
+                    }
+                },
                 exposed_ports: exposed,
                 ports,
                 publish_all: opts.publish_all,

@@ -254,6 +254,13 @@ impl Engine {
             doc["SizeRw"] = json!(rw);
             doc["SizeRootFs"] = json!(rw + image);
         }
+        // As dockerd: present only for a container with a health check.
+        if let Some(h) = self.health_of(c) {
+            doc["State"]["Health"] = json!(h);
+        }
+        if let Some(hc) = cfg.healthcheck.as_ref() {
+            doc["Config"]["Healthcheck"] = json!(hc);
+        }
         doc
     }
 }

@@ -64,6 +64,22 @@ impl ContainerFilters {
 pub struct ContainerListing {
     pub container: Container,
     pub size: Option<(u64, u64)>,
+    /// `healthy`, `unhealthy` or `starting` for a container with a health check.
+    pub health: Option<String>,
+}
+
+impl ContainerListing {
+    /// `ps`'s STATUS: Docker's words, with the health in parentheses.
+    pub fn status_text(&self) -> String {
+        let mut s = super::status::status_text(&self.container);
+        if let (Some(h), true) = (&self.health, self.container.status() == "running") {
+            s.push_str(&match h.as_str() {
+                "starting" => " (health: starting)".to_string(),
+                other => format!(" ({other})"),
+            });
+        }
+        s
+    }
 }
 
 impl Engine {
@@ -118,7 +134,12 @@ impl Engine {
             } else {
                 None
             };
-            out.push(ContainerListing { container: c, size });
+            let health = self.health_of(&c).map(|h| h.status);
+            out.push(ContainerListing {
+                container: c,
+                size,
+                health,
+            });
         }
         Ok(out)
     }

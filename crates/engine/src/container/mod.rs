@@ -12,6 +12,7 @@ pub mod copy;
 pub mod create;
 pub mod diff;
 pub mod exec;
+pub mod health;
 mod init;
 pub mod inspect;
 pub mod list;

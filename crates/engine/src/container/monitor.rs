@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -222,7 +222,13 @@ impl Engine {
             }
             // After the starter has its answer: the log costs it no latency.
             self.emit_container(&c, "start", &[]);
+            let stop_checks = Arc::new(AtomicBool::new(false));
+            let checker = self.spawn_health_checker(&c, stop_checks.clone());
             let code = wait_for(pid);
+            stop_checks.store(true, Ordering::SeqCst);
+            if let Some(t) = checker {
+                let _ = t.join();
+            }
             TARGET.store(0, Ordering::SeqCst);
             for p in pumps {
                 let _ = p.join();
@@ -473,19 +479,43 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
 
 /// Waits for `pid`, reaping any other orphan on the way; its exit status as a shell
 /// reports it.
+/// Exit codes of the monitor's other children that [`wait_for`] reaped (a health
+/// check's exec), for their spawner to collect.
+static REAPED: std::sync::Mutex<Option<std::collections::HashMap<i32, i32>>> =
+    std::sync::Mutex::new(None);
+
+/// The exit code of child `pid` if the monitor's reaper took it.
+pub(crate) fn take_reaped(pid: i32) -> Option<i32> {
+    REAPED.lock().ok()?.as_mut()?.remove(&pid)
+}
+
 fn wait_for(pid: i32) -> i32 {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes into our own int.
         let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        let code = if libc::WIFEXITED(status) {
+            Some(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            Some(128 + libc::WTERMSIG(status))
+        } else {
+            None
+        };
         if r == pid {
-            if libc::WIFEXITED(status) {
-                return libc::WEXITSTATUS(status);
-            }
-            if libc::WIFSIGNALED(status) {
-                return 128 + libc::WTERMSIG(status);
+            if let Some(code) = code {
+                return code;
             }
             continue;
+        }
+        if let (true, Some(code)) = (r > 0, code) {
+            if let Ok(mut m) = REAPED.lock() {
+                let m = m.get_or_insert_with(Default::default);
+                // Bounded: orphans nobody asks about are not kept for ever.
+                if m.len() > 1024 {
+                    m.clear();
+                }
+                m.insert(r, code);
+            }
         }
         if r < 0 {
             let err = std::io::Error::last_os_error();

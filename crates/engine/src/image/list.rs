@@ -103,32 +103,7 @@ pub fn parse_until(v: &str) -> Result<i64, EngineError> {
 }
 
 fn go_duration_secs(v: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = v.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push('s');
-            chars.next();
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        total += n * match unit.as_str() {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            _ => return None,
-        };
-        any = true;
-    }
-    (any && num.is_empty()).then_some(total as i64)
+    crate::duration::parse_go_duration(v).map(|ns| ns / 1_000_000_000)
 }
 
 impl Engine {
