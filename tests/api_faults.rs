@@ -633,3 +633,53 @@ fn concurrent_tags_and_container_churn_never_see_a_locked_database() {
     assert_eq!(tags.lines().count(), 90, "{tags}");
     assert_nothing_left(&k);
 }
+
+#[test]
+fn x_registry_auth_carries_credentials_for_one_push_and_pull() {
+    use base64::Engine as _;
+    let reg = Registry::start(RegistryOptions::plain().htpasswd("alice", "s3cret"));
+    let (k, s) = with_busybox();
+    let sock = s.socket();
+    let target = format!("{}/private/bb", reg.host());
+    k.ok(["tag", "busybox", &format!("{target}:1")]);
+    let push_path = format!("/images/{target}/push?tag=1");
+    // No credentials: the registry's refusal, as the stream's last message.
+    let r = http::json(&sock, "POST", &push_path, &json!(null));
+    assert!(r.text().contains("errorDetail"), "{}", r.text());
+    let auth = base64::engine::general_purpose::URL_SAFE.encode(
+        json!({"username": "alice", "password": "s3cret", "serveraddress": reg.host()}).to_string(),
+    );
+    let with = |path: &str| {
+        http::request(
+            &sock,
+            "POST",
+            path,
+            &[("X-Registry-Auth", auth.as_str())],
+            b"",
+        )
+        .expect("an answer")
+    };
+    let r = with(&push_path);
+    assert!(r.text().contains("1: digest: sha256:"), "{}", r.text());
+    assert!(!r.text().contains("errorDetail"), "{}", r.text());
+    k.ok(["rmi", &format!("{target}:1")]);
+    let r = with(&format!("/images/create?fromImage={target}&tag=1"));
+    assert!(r.text().contains("Status: "), "{}", r.text());
+    assert!(k
+        .ok(["images", "--format", "{{.Repository}}"])
+        .contains(&target));
+    // The credentials were for those requests only: nothing was stored.
+    k.ok(["rmi", &format!("{target}:1")]);
+    let r = http::json(
+        &sock,
+        "POST",
+        &format!("/images/create?fromImage={target}&tag=1"),
+        &json!(null),
+    );
+    assert!(
+        r.status >= 400 || r.text().contains("errorDetail"),
+        "{}",
+        r.text()
+    );
+    assert_nothing_left(&k);
+}

@@ -55,6 +55,7 @@ pub fn run(engine: &Engine, args: &PullArgs) -> Result<(), CliError> {
     };
     let opts = PullOptions {
         platform: args.platform.clone(),
+        auth: None,
     };
     for name in &names {
         let pulled = engine.pull(name, &opts, &print)?;
@@ -165,7 +166,14 @@ pub fn pull_for_run(
             PullEvent::Layer { id, status } => writeln!(err, "{id}: {}", status.text()),
         };
     };
-    let pulled = engine.pull(name, &PullOptions { platform }, &print)?;
+    let pulled = engine.pull(
+        name,
+        &PullOptions {
+            platform,
+            auth: None,
+        },
+        &print,
+    )?;
     if !quiet {
         eprintln!("Digest: {}", pulled.digest);
         eprintln!(

@@ -4,17 +4,52 @@
 
 use axum::body::Body;
 use axum::extract::{Query as Q, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use kujira_engine::image::import::ImportOptions;
 use kujira_engine::image::pull::{LayerStatus, PullEvent, PullOptions};
 use kujira_engine::image::push::PushEvent;
+use kujira_engine::image::RegistryAuth;
 use serde_json::json;
 
 use crate::progress::{self, Progress};
 use crate::query::{flag, Query};
 use crate::streams::{written_by, BodyReader};
 use crate::{ApiError, AppState};
+
+/// `X-Registry-Auth`: base64url JSON of Docker's `AuthConfig` (padded or not).
+/// An empty or `{}` header is no credentials.
+pub fn registry_auth(headers: &HeaderMap) -> Result<Option<RegistryAuth>, ApiError> {
+    let Some(v) = headers.get("x-registry-auth") else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = || ApiError::bad_request("invalid X-Registry-Auth header: not base64 JSON");
+    let trimmed = text.trim_end_matches('=');
+    let data = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
+        .map_err(|_| bad())?;
+    let doc: serde_json::Value = serde_json::from_slice(&data).map_err(|_| bad())?;
+    let field = |k: &str| {
+        doc.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (username, password) = (field("username"), field("password"));
+    if username.is_empty() && password.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RegistryAuth {
+        server: field("serveraddress"),
+        credentials: kujira_registry::Credentials { username, password },
+    }))
+}
 
 /// `fromImage` and `tag` as one reference (a `tag` may be a digest).
 fn reference(image: &str, tag: Option<&String>) -> String {
@@ -46,6 +81,7 @@ fn pull_message(p: &Progress, ev: PullEvent) {
 pub async fn create(
     State(st): State<AppState>,
     Q(q): Q<Query>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     if let Some(src) = q.get("fromSrc").cloned() {
@@ -64,6 +100,7 @@ pub async fn create(
     }
     let opts = PullOptions {
         platform: q.get("platform").filter(|p| !p.is_empty()).cloned(),
+        auth: registry_auth(&headers)?,
     };
     progress::stream(&st, move |e, p| {
         let pulled = e.pull(&name, &opts, &|ev| pull_message(p, ev))?;
@@ -103,10 +140,16 @@ async fn import(st: AppState, q: Query, src: String, body: Body) -> Result<Respo
     .await
 }
 
-pub async fn push(st: AppState, name: String, q: Query) -> Result<Response, ApiError> {
+pub async fn push(
+    st: AppState,
+    name: String,
+    q: Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let name = reference(&name, q.get("tag"));
+    let auth = registry_auth(headers)?;
     progress::stream(&st, move |e, p| {
-        let pushed = e.push(&name, &|ev| match ev {
+        let pushed = e.push_with(&name, auth.as_ref(), &|ev| match ev {
             PushEvent::Repository(r) => p.status(format!("The push refers to repository [{r}]")),
             PushEvent::Layer { id, status } => {
                 p.send(json!({"status": status.text(), "progressDetail": {}, "id": id}))

@@ -88,6 +88,7 @@ pub async fn post_named(
     State(st): State<AppState>,
     Path(rest): Path<String>,
     Q(q): Q<Query>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(name) = rest.strip_suffix("/tag") {
         let source = name.to_string();
@@ -103,7 +104,7 @@ pub async fn post_named(
         return Ok(StatusCode::CREATED.into_response());
     }
     if let Some(name) = rest.strip_suffix("/push") {
-        return crate::image_transfer::push(st, name.to_string(), q).await;
+        return crate::image_transfer::push(st, name.to_string(), q, &headers).await;
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,

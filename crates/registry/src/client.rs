@@ -108,6 +108,14 @@ impl Client {
         }
     }
 
+    /// Uses `creds` for `server` (as `docker login` names it) for this client's
+    /// requests, whatever `config.json` holds: an API client's `X-Registry-Auth`.
+    pub fn with_credentials(self, server: &str, creds: Credentials) -> Client {
+        let (_, key) = server_key(server);
+        self.inner.auth.preset(&key, creds);
+        self
+    }
+
     /// The configuration the client was made with.
     pub fn config(&self) -> &RegistryConfig {
         &self.inner.config

@@ -42,7 +42,11 @@ impl Server {
         let sock = dir.path().join("docker.sock");
         let mut cmd = k.cmd(["serve", "-H"]);
         cmd.arg(format!("unix://{}", sock.display()));
-        cmd.envs(env.iter().copied())
+        // The server's own credential store (`/auth` keeps what it checked).
+        std::fs::create_dir_all(dir.path().join("serve-config")).expect("serve config dir");
+        cmd.env("DOCKER_CONFIG", dir.path().join("serve-config"))
+            .env("XDG_CONFIG_HOME", dir.path().join("serve-config"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log file"));

@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod list;
 pub mod load;
 mod net;
+pub use net::RegistryAuth;
 pub mod prune;
 pub mod pull;
 pub mod push;

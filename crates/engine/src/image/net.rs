@@ -19,11 +19,30 @@ pub(crate) fn registry_error(e: kujira_registry::Error) -> EngineError {
     EngineError::Registry(e.to_string())
 }
 
+/// Credentials given with one request rather than stored (their `Debug` never
+/// shows the secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// The registry as `docker login` names it (empty: Docker Hub).
+    pub server: String,
+    pub credentials: kujira_registry::Credentials,
+}
+
 impl Engine {
     /// A registry client with this machine's configuration.
     pub fn registry_client(&self) -> Result<Client, EngineError> {
+        self.registry_client_with(None)
+    }
+
+    /// A client that uses `auth` for its registry, when given (an API request's
+    /// `X-Registry-Auth`), before any stored credentials.
+    pub fn registry_client_with(&self, auth: Option<&RegistryAuth>) -> Result<Client, EngineError> {
         let config = RegistryConfig::load().map_err(registry_error)?;
-        Ok(Client::new(config))
+        let client = Client::new(config);
+        Ok(match auth {
+            Some(a) => client.with_credentials(&a.server, a.credentials.clone()),
+            None => client,
+        })
     }
 
     /// Tags of a repository in its registry (`pull --all-tags`).

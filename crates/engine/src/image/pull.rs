@@ -67,6 +67,8 @@ pub struct Pulled {
 
 pub struct PullOptions {
     pub platform: Option<String>,
+    /// Credentials for this pull only.
+    pub auth: Option<super::net::RegistryAuth>,
 }
 
 impl Engine {
@@ -89,7 +91,7 @@ impl Engine {
             .transpose()
             .map_err(EngineError::InvalidArgument)?;
         let runtime = runtime()?;
-        let client = self.registry_client()?;
+        let client = self.registry_client_with(opts.auth.as_ref())?;
         let resolved = runtime
             .block_on(client.resolve(&reference, platform.as_ref()))
             .map_err(registry_error)?;

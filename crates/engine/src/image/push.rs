@@ -59,6 +59,16 @@ struct Upload {
 
 impl Engine {
     pub fn push(&self, name: &str, events: &dyn Fn(PushEvent)) -> Result<Pushed, EngineError> {
+        self.push_with(name, None, events)
+    }
+
+    /// [`Engine::push`] with credentials for this push only.
+    pub fn push_with(
+        &self,
+        name: &str,
+        auth: Option<&super::net::RegistryAuth>,
+        events: &dyn Fn(PushEvent),
+    ) -> Result<Pushed, EngineError> {
         let reference = Reference::parse(name)?;
         let reference = if reference.tag().is_none() && reference.digest().is_none() {
             reference.with_tag("latest")?
@@ -91,7 +101,7 @@ impl Engine {
             .map(|r| r.path().to_string());
 
         let runtime = runtime()?;
-        let client = self.registry_client()?;
+        let client = self.registry_client_with(auth)?;
         for u in &uploads {
             if !u.id.is_empty() {
                 events(PushEvent::Layer {

@@ -157,6 +157,11 @@ impl AuthCache {
         Ok(found)
     }
 
+    /// Uses `creds` for `auth_key` instead of what `config.json` says.
+    pub(crate) fn preset(&self, auth_key: &str, creds: Credentials) {
+        lock(&self.credentials).insert(auth_key.to_string(), Some(creds));
+    }
+
     /// Drops cached credentials and tokens, after `login`/`logout` changed
     /// them.
     pub(crate) fn reset(&self) {
