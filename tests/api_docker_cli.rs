@@ -82,6 +82,22 @@ fn pull_prints_dockers_progress_lines_and_the_store_is_shared() {
         ]),
         "myuser/busybox:v1.0\n"
     );
+    // What the registry serves, without a pull: the descriptor and the platform
+    // of a single-platform image, from its config.
+    let dist = kujira_test_support::http::json(
+        &t.s.socket(),
+        "GET",
+        "/distribution/busybox:latest/json",
+        &serde_json::Value::Null,
+    );
+    assert_eq!(dist.status, 200, "{}", dist.text());
+    let doc = dist.json();
+    assert_eq!(doc["Descriptor"]["digest"], digest.as_str());
+    let (os, arch) = ("linux", std::env::consts::ARCH.replace("x86_64", "amd64"));
+    assert_eq!(
+        doc["Platforms"],
+        serde_json::json!([{"architecture": arch, "os": os}])
+    );
     // A missing image is a 404 with the registry's word, exit code 1.
     let missing = format!("{}/library/nosuch:1", t.reg.host());
     let err = t.s.docker_fails(["pull", &missing], 1);

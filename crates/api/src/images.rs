@@ -151,3 +151,26 @@ pub fn event_json(ev: &RemoveEvent) -> Value {
         RemoveEvent::Deleted(d) => json!({ "Deleted": d.to_string() }),
     }
 }
+
+/// `GET /distribution/{name}/json`.
+pub async fn distribution(
+    State(st): State<AppState>,
+    Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let name = rest
+        .strip_suffix("/json")
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("page not found: /distribution/{rest}"),
+            )
+        })?
+        .to_string();
+    let auth = crate::image_transfer::registry_auth(&headers)?;
+    let doc = st
+        .pool
+        .run(move |e| Ok(e.distribution(&name, auth.as_ref())?))
+        .await?;
+    Ok(Json(doc))
+}

@@ -77,6 +77,7 @@ fn router(state: AppState) -> Router {
                 .post(images::post_named),
         )
         .route("/system/df", get(system::df))
+        .route("/distribution/{*rest}", get(images::distribution))
         .route("/containers/prune", post(prune::containers))
         .route("/networks/prune", post(prune::networks))
         .route("/networks", get(networks::list))

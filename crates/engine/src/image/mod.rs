@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod config;
+pub mod distribution;
 pub mod history;
 pub mod import;
 mod ingest;
