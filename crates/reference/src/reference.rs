@@ -261,6 +261,16 @@ impl Reference {
 
     /// The same reference with `tag` set. Any digest is kept, as Docker's
     /// `WithTag` does.
+    /// `latest` when neither a tag nor a digest was given, as Docker reads a bare
+    /// name for pull and push.
+    pub fn or_latest(self) -> Reference {
+        if self.tag().is_some() || self.digest().is_some() {
+            return self;
+        }
+        // "latest" is a valid tag, so this cannot fail.
+        self.with_tag("latest").unwrap_or(self)
+    }
+
     pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
         if !grammar::is_tag(tag.as_bytes()) {
             return Err(ReferenceError::InvalidTagFormat);

@@ -29,11 +29,7 @@ impl Engine {
         auth: Option<&RegistryAuth>,
     ) -> Result<Value, EngineError> {
         let reference = Reference::parse(name)?;
-        let reference = if reference.tag().is_none() && reference.digest().is_none() {
-            reference.with_tag("latest")?
-        } else {
-            reference
-        };
+        let reference = reference.or_latest();
         let client = self.registry_client_with(auth)?;
         let resolved = runtime()?
             .block_on(client.resolve(&reference, None))

@@ -79,11 +79,7 @@ impl Engine {
         events: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<Pulled, EngineError> {
         let reference = Reference::parse(name)?;
-        let reference = if reference.tag().is_none() && reference.digest().is_none() {
-            reference.with_tag("latest")?
-        } else {
-            reference
-        };
+        let reference = reference.or_latest();
         let platform = opts
             .platform
             .as_deref()

@@ -70,11 +70,7 @@ impl Engine {
         events: &dyn Fn(PushEvent),
     ) -> Result<Pushed, EngineError> {
         let reference = Reference::parse(name)?;
-        let reference = if reference.tag().is_none() && reference.digest().is_none() {
-            reference.with_tag("latest")?
-        } else {
-            reference
-        };
+        let reference = reference.or_latest();
         let tag = reference.tag().unwrap_or("latest").to_string();
         let id = self
             .store

@@ -45,11 +45,7 @@ impl Engine {
     /// The manifest (or index) of `name` as the registry serves it.
     pub fn manifest_raw(&self, name: &str) -> Result<(String, Vec<u8>), EngineError> {
         let reference = Reference::parse(name)?;
-        let reference = if reference.tag().is_none() && reference.digest().is_none() {
-            reference.with_tag("latest")?
-        } else {
-            reference
-        };
+        let reference = reference.or_latest();
         let client = self.registry_client()?;
         let rt = runtime()?;
         let endpoints = rt
