@@ -321,6 +321,31 @@ fn a_container_made_by_kujira_is_driven_by_docker() {
         format!("{id} running\n")
     );
     assert_eq!(t.s.docker_ok(["exec", "bykujira", "echo", "hi"]), "hi\n");
+    // update: the live cgroup and the stored config change.
+    t.s.docker_ok([
+        "update",
+        "--memory",
+        "64m",
+        "--restart",
+        "always",
+        "bykujira",
+    ]);
+    assert_eq!(
+        t.k.ok([
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}",
+            "bykujira"
+        ]),
+        "67108864 always\n"
+    );
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/kujira/{id}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/kujira/{id}/memory.max")))
+    .unwrap();
+    assert_eq!(limit.trim(), "67108864");
+    t.s.docker_ok(["update", "--restart", "no", "bykujira"]);
     assert_eq!(t.s.docker_ok(["stop", "-t", "1", "bykujira"]), "bykujira\n");
     assert_eq!(
         t.k.ok(["inspect", "-f", "{{.State.Status}}", "bykujira"]),

@@ -105,6 +105,7 @@ fn router(state: AppState) -> Router {
         .route("/containers/{id}/pause", post(lifecycle::pause))
         .route("/containers/{id}/unpause", post(lifecycle::unpause))
         .route("/containers/{id}/rename", post(lifecycle::rename))
+        .route("/containers/{id}/update", post(lifecycle::update))
         .route("/containers/{id}/top", get(lifecycle::top))
         .route("/containers/{id}/changes", get(lifecycle::changes))
         .route("/containers/{id}/stats", get(lifecycle::stats))

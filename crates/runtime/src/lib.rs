@@ -34,7 +34,7 @@ pub mod user;
 
 pub use backend::Runtime;
 pub use bundle::Bundle;
-pub use embedded::{ChildIo, Embedded};
+pub use embedded::{update_resources, ChildIo, Embedded};
 pub use error::RuntimeError;
 pub use exec::ExecCommand;
 pub use host::{CgroupMode, HostDevice, HostFacts};

@@ -211,41 +211,18 @@ pub fn build_spec(
     } else {
         resources["devices"] = json!(defaults::device_rules());
     }
-    let swap = memory_swap(opts.memory, opts.memory_swap)?;
-    if let Some(memory) = opts.memory {
-        if memory < 6 * 1024 * 1024 {
-            return Err(RuntimeError::InvalidOption {
-                what: "memory limit",
-                reason: "Minimum memory limit allowed is 6MB".into(),
-            });
+    let limits = Limits {
+        memory: opts.memory,
+        memory_swap: opts.memory_swap,
+        memory_reservation: opts.memory_reservation,
+        cpus: opts.cpus,
+        pids_limit: opts.pids_limit,
+        cpu_shares: opts.cpu_shares,
+    };
+    if let Value::Object(l) = limits.resources(host.swap_accounting)? {
+        for (k, v) in l {
+            resources[k] = v;
         }
-        resources["memory"] = json!({"limit": memory});
-        if let (Some(swap), true) = (swap, host.swap_accounting) {
-            resources["memory"]["swap"] = json!(swap);
-        }
-    }
-    if let Some(r) = opts.memory_reservation {
-        resources["memory"]["reservation"] = json!(r);
-    }
-
-    if let Some(cpus) = opts.cpus {
-        if !(cpus.is_finite() && cpus > 0.0) {
-            return Err(RuntimeError::InvalidOption {
-                what: "cpus",
-                reason: format!("{cpus} is not a positive number of CPUs"),
-            });
-        }
-        let period: u64 = 100_000;
-        resources["cpu"] =
-            json!({"quota": (cpus * period as f64).round() as i64, "period": period});
-    }
-    if let Some(pids) = opts.pids_limit {
-        if pids > 0 {
-            resources["pids"] = json!({"limit": pids});
-        }
-    }
-    if let Some(shares) = opts.cpu_shares {
-        resources["cpu"]["shares"] = json!(shares.max(2));
     }
 
     let mut linux = json!({
@@ -539,6 +516,61 @@ pub fn split_device(spec: &str) -> Result<(&str, &str, &str), RuntimeError> {
 
 /// Docker's memory-plus-swap limit for `memory` and `--memory-swap`: as much swap as
 /// memory unless told otherwise, `-1` for unlimited; `None` without a memory limit.
+/// The resource limits `run` and `update` set: memory, CPU, pids.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    pub cpu_shares: Option<u64>,
+}
+
+impl Limits {
+    /// The spec's `linux.resources` members for these limits (`memory`, `cpu`,
+    /// `pids`), checked as Docker checks them.
+    pub fn resources(&self, swap_accounting: bool) -> Result<Value, RuntimeError> {
+        let mut out = json!({});
+        let swap = memory_swap(self.memory, self.memory_swap)?;
+        if let Some(memory) = self.memory {
+            if memory < 6 * 1024 * 1024 {
+                return Err(RuntimeError::InvalidOption {
+                    what: "memory limit",
+                    reason: "Minimum memory limit allowed is 6MB".into(),
+                });
+            }
+            out["memory"] = json!({"limit": memory});
+            if let (Some(swap), true) = (swap, swap_accounting) {
+                out["memory"]["swap"] = json!(swap);
+            }
+        }
+        if let Some(r) = self.memory_reservation {
+            out["memory"]["reservation"] = json!(r);
+        }
+
+        if let Some(cpus) = self.cpus {
+            if !(cpus.is_finite() && cpus > 0.0) {
+                return Err(RuntimeError::InvalidOption {
+                    what: "cpus",
+                    reason: format!("{cpus} is not a positive number of CPUs"),
+                });
+            }
+            let period: u64 = 100_000;
+            out["cpu"] = json!({"quota": (cpus * period as f64).round() as i64, "period": period});
+        }
+        if let Some(pids) = self.pids_limit {
+            if pids > 0 {
+                out["pids"] = json!({"limit": pids});
+            }
+        }
+        if let Some(shares) = self.cpu_shares {
+            out["cpu"]["shares"] = json!(shares.max(2));
+        }
+        Ok(out)
+    }
+}
+
 pub fn memory_swap(memory: Option<i64>, swap: Option<i64>) -> Result<Option<i64>, RuntimeError> {
     let bad = |reason: &str| RuntimeError::InvalidOption {
         what: "memory-swap",

@@ -27,6 +27,7 @@ pub mod stats;
 pub mod status;
 pub mod stop;
 pub mod top;
+pub mod update;
 pub mod volume;
 
 use std::path::PathBuf;

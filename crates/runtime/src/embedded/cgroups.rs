@@ -169,6 +169,20 @@ impl Cgroups {
         Ok(cg)
     }
 
+    /// Writes `resources` to the existing cgroup at `path` (`update` of a running
+    /// container): nothing is created that is not there, nothing removed.
+    pub fn apply(path: &str, resources: &LinuxResources) -> Result<(), RuntimeError> {
+        let rel = path.trim_start_matches('/');
+        if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+            return Err(RuntimeError::Spec(format!("invalid cgroupsPath {path:?}")));
+        }
+        let mut cg = Cgroups::default();
+        match layout() {
+            CgroupLayout::V1(hierarchies) => cg.create_v1(&hierarchies, rel, Some(resources)),
+            CgroupLayout::V2 => cg.create_v2(rel, Some(resources)),
+        }
+    }
+
     fn create_v1(
         &mut self,
         hierarchies: &[Hierarchy],
@@ -450,4 +464,12 @@ mod tests {
             ("devices.allow", "c 136:* rwm".to_string())
         );
     }
+}
+
+/// `update`: new limits (a spec's `linux.resources` members) for the running
+/// container whose cgroup is `path`.
+pub fn update_resources(path: &str, resources: &serde_json::Value) -> Result<(), RuntimeError> {
+    let res: LinuxResources = serde_json::from_value(resources.clone())
+        .map_err(|e| RuntimeError::Spec(format!("resources: {e}")))?;
+    Cgroups::apply(path, &res)
 }

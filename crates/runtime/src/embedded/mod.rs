@@ -21,6 +21,7 @@ mod devices_bpf;
 mod exec;
 mod plan;
 
+pub use cgroups::update_resources;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
