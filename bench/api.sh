@@ -33,12 +33,7 @@ if ! command -v dockerd >/dev/null; then
         || echo "bench/api.sh: docker.io could not be installed; kujira only" >&2
 fi
 
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+busybox_tar "$work"
 
 "$KUJIRA" serve -H "unix://$work/kujira.sock" >"$work/serve.log" 2>&1 &
 serve_pid=$!

@@ -20,12 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+busybox_tar "$work"
 "$KUJIRA" import -c 'CMD ["sh"]' "$work/rootfs.tar" busybox:latest >/dev/null
 
 # The floor: kujira's own bundle for `true`, run directly by crun (in a private mount

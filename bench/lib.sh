@@ -8,3 +8,15 @@ kujira_bin() {
         echo "$PWD/target/release/kujira"
     fi
 }
+
+# busybox_tar DIR: a busybox root filesystem from Debian's busybox-static, as
+# DIR/rootfs.tar (the image every bench imports).
+busybox_tar() {
+    local dir=$1
+    mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc"
+    cp /bin/busybox "$dir/rootfs/bin/"
+    for a in sh true sleep; do ln -s busybox "$dir/rootfs/bin/$a"; done
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$dir/rootfs/etc/passwd"
+    printf 'root:x:0:\n' >"$dir/rootfs/etc/group"
+    tar -C "$dir/rootfs" -cf "$dir/rootfs.tar" .
+}

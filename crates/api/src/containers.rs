@@ -188,10 +188,7 @@ pub async fn kill(
         .cloned()
         .unwrap_or_else(|| "KILL".into());
     st.pool
-        .run(move |e| {
-            let c = e.find_container(&id)?;
-            Ok(e.kill_container(&c, &signal)?)
-        })
+        .on_container(id, move |e, c| Ok(e.kill_container(c, &signal)?))
         .await?;
     Ok(no_content())
 }
@@ -204,10 +201,7 @@ pub async fn remove(
     let force = flag(&q, "force");
     let volumes = flag(&q, "v");
     st.pool
-        .run(move |e| {
-            let c = e.find_container(&id)?;
-            Ok(e.remove_container(&c, force, volumes)?)
-        })
+        .on_container(id, move |e, c| Ok(e.remove_container(c, force, volumes)?))
         .await?;
     Ok(no_content())
 }

@@ -19,18 +19,12 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Runs `f` on the named container.
 async fn on<T: Send + 'static>(
     st: &AppState,
     id: String,
     f: impl FnOnce(&Engine, &Container) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    st.pool
-        .run(move |e| {
-            let c = e.find_container(&id)?;
-            f(e, &c)
-        })
-        .await
+    st.pool.on_container(id, f).await
 }
 
 pub async fn restart(

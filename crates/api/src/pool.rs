@@ -39,6 +39,25 @@ impl EnginePool {
         }
     }
 
+    /// Runs `f` on the container named `id` (404 when there is none).
+    pub async fn on_container<T, F>(
+        self: &std::sync::Arc<Self>,
+        id: String,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine, &kujira_engine::container::Container) -> Result<T, ApiError>
+            + Send
+            + 'static,
+    {
+        self.run(move |e| {
+            let c = e.find_container(&id)?;
+            f(e, &c)
+        })
+        .await
+    }
+
     /// Runs `f` with an engine on a blocking thread.
     pub async fn run<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T, ApiError>
     where
