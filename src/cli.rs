@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+mod build;
 mod container;
+pub use build::*;
 pub use container::*;
 
 #[derive(Parser, Debug)]
@@ -141,10 +143,24 @@ pub enum Command {
     Version(VersionArgs),
     /// Serve the Docker Engine API (what dockerd answers) on a unix socket
     Serve(ServeArgs),
+    /// Build an image from a Dockerfile
+    Build(Box<BuildArgs>),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        command: BuilderCommand,
+    },
+    /// Docker Buildx (kujira's builder answers its build and prune)
+    Buildx {
+        #[command(subcommand)]
+        command: BuilderCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<BuildArgs>),
     /// List images
     #[command(visible_alias = "list", name = "ls")]
     Ls(ImagesArgs),

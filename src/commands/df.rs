@@ -84,8 +84,24 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
                 ])
             }),
         )?;
-        writeln!(out, "\nBuild cache usage: {}\n", human::size(0))?;
-        Format::parse(VERBOSE_CACHE)?.write(&mut out, &cache_header(), Vec::new())?;
+        writeln!(
+            out,
+            "\nBuild cache usage: {}\n",
+            human::size(usage.build_cache_size())
+        )?;
+        let cache_rows = usage.build_cache.iter().map(|b| {
+            let id = b.record.key.trim_start_matches("sha256:");
+            row(vec![
+                ("CacheType", b.record.kind.clone()),
+                ("CreatedSince", human::since(b.record.created_unix)),
+                ("ID", id.get(..25).unwrap_or(id).to_string()),
+                ("LastUsedSince", human::since(b.record.last_used_unix)),
+                ("Shared", b.shared.to_string()),
+                ("Size", human::size(b.record.size)),
+                ("UsageCount", b.record.usage_count.to_string()),
+            ])
+        });
+        Format::parse(VERBOSE_CACHE)?.write(&mut out, &cache_header(), cache_rows)?;
         out.flush()?;
         return Ok(());
     }
@@ -133,7 +149,13 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
                 .map(|v| v.size)
                 .sum(),
         ),
-        summary_row("Build Cache", 0, 0, 0, 0),
+        summary_row(
+            "Build Cache",
+            usage.build_cache.len(),
+            0,
+            usage.build_cache_size(),
+            usage.build_cache_size(),
+        ),
     ];
     let header = row(vec![
         ("Active", "ACTIVE".into()),

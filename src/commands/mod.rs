@@ -1,6 +1,7 @@
 //! One handler per command; each turns parsed flags into engine calls and prints the
 //! result the way Docker does.
 
+mod build;
 mod container;
 mod cp;
 mod df;
@@ -32,7 +33,8 @@ use std::path::Path;
 use kujira_engine::Engine;
 
 use crate::cli::{
-    Command, ContainerCommand, ImageCommand, ManifestCommand, SystemCommand, VolumeCommand,
+    BuilderCommand, Command, ContainerCommand, ImageCommand, ManifestCommand, SystemCommand,
+    VolumeCommand,
 };
 use crate::error::CliError;
 
@@ -230,6 +232,22 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::System {
             command: SystemCommand::Info(a),
         } => info::run(&engine, &a),
+        Command::Build(a)
+        | Command::Image {
+            command: ImageCommand::Build(a),
+        }
+        | Command::Builder {
+            command: BuilderCommand::Build(a),
+        }
+        | Command::Buildx {
+            command: BuilderCommand::Build(a),
+        } => build::run(&engine, &a),
+        Command::Builder {
+            command: BuilderCommand::Prune(a),
+        }
+        | Command::Buildx {
+            command: BuilderCommand::Prune(a),
+        } => build::prune(&engine, &a),
         Command::Version(_) | Command::Serve(_) => Ok(()),
     }
 }

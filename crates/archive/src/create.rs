@@ -30,6 +30,17 @@ const NAME_FIELD: usize = 100;
 /// Writes an uncompressed tar of `dir` to `out` and returns its diff_id,
 /// size and entry count (see [`LayerStats`]); `dir` itself is not an entry.
 pub fn write_layer<W: Write>(dir: &Path, out: W) -> Result<LayerStats, ArchiveError> {
+    write_layer_clamped(dir, out, None)
+}
+
+/// [`write_layer`] with every mtime later than `clamp` (seconds) written as `clamp`:
+/// `SOURCE_DATE_EPOCH` builds, whose layers are then the same bytes on every
+/// rebuild of the same inputs.
+pub fn write_layer_clamped<W: Write>(
+    dir: &Path,
+    out: W,
+    clamp: Option<u64>,
+) -> Result<LayerStats, ArchiveError> {
     let dir_name = dir.as_os_str().as_encoded_bytes();
     let root = rfs::open(
         dir,
@@ -43,6 +54,7 @@ pub fn write_layer<W: Write>(dir: &Path, out: W) -> Result<LayerStats, ArchiveEr
             HashingWriter::new(out),
         )),
         links: HashMap::new(),
+        clamp,
         size: 0,
         entries: 0,
         warnings: Vec::new(),
@@ -68,6 +80,7 @@ struct Writer<W: Write> {
     builder: tar::Builder<BufWriter<HashingWriter<W>>>,
     /// First path seen for each multiply-linked inode.
     links: HashMap<(u64, u64), Vec<u8>>,
+    clamp: Option<u64>,
     size: u64,
     entries: u64,
     warnings: Vec<String>,
@@ -151,7 +164,7 @@ impl<W: Write> Writer<W> {
         st: &Stat,
     ) -> Result<(), ArchiveError> {
         let xattrs = read_xattrs(Source::Fd(fd), path)?;
-        let mut header = base_header(st, EntryType::Directory);
+        let mut header = self.header(st, EntryType::Directory);
         let mut name = path.to_vec();
         name.push(b'/');
         self.append(&mut header, &name, None, &xattrs, io::empty())?;
@@ -163,7 +176,7 @@ impl<W: Write> Writer<W> {
 
     /// `<dir>/.wh..wh..opq`, as Docker writes it for an opaque directory.
     fn opaque_marker(&mut self, dir: &[u8], st: &Stat) -> Result<(), ArchiveError> {
-        let mut header = base_header(st, EntryType::Regular);
+        let mut header = self.header(st, EntryType::Regular);
         header.set_mode(st.st_mode & 0o777);
         let mut name = dir.to_vec();
         if !name.is_empty() {
@@ -197,7 +210,7 @@ impl<W: Write> Writer<W> {
             let key = (st.st_dev, st.st_ino);
             if let Some(first) = self.links.get(&key) {
                 let first = first.clone();
-                let mut header = base_header(st, EntryType::Link);
+                let mut header = self.header(st, EntryType::Link);
                 return self.append(&mut header, path, Some(&first), &xattrs, io::empty());
             }
             self.links.insert(key, path.to_vec());
@@ -209,7 +222,7 @@ impl<W: Write> Writer<W> {
                     .map_err(|e| ArchiveError::fs("read link", path, e))?;
                 let target = target.into_bytes();
                 self.size += target.len() as u64;
-                let mut header = base_header(st, EntryType::Symlink);
+                let mut header = self.header(st, EntryType::Symlink);
                 self.append(&mut header, path, Some(&target), &xattrs, io::empty())
             }
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
@@ -218,7 +231,7 @@ impl<W: Write> Writer<W> {
                     FileType::BlockDevice => EntryType::Block,
                     _ => EntryType::Fifo,
                 };
-                let mut header = base_header(st, entry_type);
+                let mut header = self.header(st, entry_type);
                 if kind != FileType::Fifo {
                     let (major, minor) = (rfs::major(st.st_rdev), rfs::minor(st.st_rdev));
                     header
@@ -250,7 +263,7 @@ impl<W: Write> Writer<W> {
         let file = File::from(fd);
         let size = st.st_size.max(0) as u64;
         self.size += size;
-        let mut header = base_header(st, EntryType::Regular);
+        let mut header = self.header(st, EntryType::Regular);
         header.set_size(size);
         let data = Exact {
             inner: (&file).take(size),
@@ -268,7 +281,7 @@ impl<W: Write> Writer<W> {
         }
         name.extend_from_slice(whiteout::PREFIX);
         name.extend_from_slice(base);
-        let mut header = base_header(st, EntryType::Regular);
+        let mut header = self.header(st, EntryType::Regular);
         header.set_mode(0o600);
         self.append(&mut header, &name, None, &[], io::empty())
     }
@@ -334,6 +347,18 @@ impl<R: Read> Read for Exact<R> {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+impl<W: Write> Writer<W> {
+    fn header(&self, st: &Stat, kind: EntryType) -> Header {
+        let mut h = base_header(st, kind);
+        if let Some(c) = self.clamp {
+            if h.mtime().unwrap_or(0) > c {
+                h.set_mtime(c);
+            }
+        }
+        h
     }
 }
 

@@ -59,7 +59,7 @@ mod whiteout;
 #[cfg(test)]
 mod tests;
 
-pub use create::write_layer;
+pub use create::{write_layer, write_layer_clamped};
 pub use error::ArchiveError;
 pub use extract::{extract_layer, extract_layer_with_split};
 pub use reassemble::reassemble_layer;

@@ -26,7 +26,7 @@ pub use error::StoreError;
 pub use layers::LayerStore;
 pub use lock::StoreLock;
 pub use metadata::Metadata;
-pub use tmp::TmpArea;
+pub use tmp::{remove_tree, TmpArea};
 
 /// An open store rooted at one directory (default `/var/lib/kujira`).
 pub struct Store {

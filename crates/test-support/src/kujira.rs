@@ -38,6 +38,19 @@ impl Kujira {
         }
     }
 
+    /// A fresh store with `busybox:latest` (the Debian busybox fixture) loaded.
+    pub fn with_busybox(bin: impl AsRef<Path>) -> Kujira {
+        let k = Kujira::new(bin);
+        let archive = crate::image::busybox_docker_archive();
+        k.ok([
+            "load".as_ref(),
+            "-q".as_ref(),
+            "-i".as_ref(),
+            archive.as_os_str(),
+        ]);
+        k
+    }
+
     /// The store root passed as `--root`.
     pub fn root(&self) -> &Path {
         self.root.as_ref().expect("root present until drop").path()

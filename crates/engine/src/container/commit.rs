@@ -2,9 +2,7 @@
 //! its image's, with the container's configuration (and any `-c` changes) as the new
 //! image's config.
 
-use kujira_archive::{extract_layer, write_layer, ExtractOptions};
 use kujira_reference::Reference;
-use kujira_store::metadata::NewLayer;
 use oci_spec::image::Config;
 
 use super::Container;
@@ -83,57 +81,14 @@ impl Engine {
         }
         let layer = self.with_rollback(|created| {
             let upper = self.container_paths(c.id()).upper();
-            let mut blob = self.store.blobs.writer()?;
-            let stats = write_layer(&upper, &mut blob).map_err(|source| EngineError::Layer {
-                layer: upper.display().to_string(),
-                source,
-            });
+            let mut layers = self.store.meta.image_layers(&base_id)?;
+            let layer = self.store_layer(created, &upper, &layers, None);
             if paused {
                 let _ = runtime.resume(c.id());
             }
-            let stats = stats?;
-            let (blob_digest, blob_size) = blob.commit(None)?;
-            created.blob(&blob_digest);
-            let diff_id = Digest::parse(&stats.diff_id)?;
+            let layer = layer?;
             let mut diff_ids = base.diff_ids();
-            diff_ids.push(diff_id.clone());
-            let chain_id = kujira_store::chain_ids(&diff_ids)
-                .pop()
-                .ok_or_else(|| bad("no layers"))?;
-            let layer = NewLayer {
-                chain_id: chain_id.clone(),
-                diff_id: diff_id.clone(),
-                size: stats.size,
-                tar_size: stats.tar_size,
-                blob: blob_digest.clone(),
-                blob_size,
-                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
-                blob_in_layer: false,
-            };
-            let _layer_lock = self.store.layers.lock(&chain_id)?;
-            if self.store.meta.layer(&chain_id)?.is_none() || !self.store.layers.exists(&chain_id) {
-                created.layer(&chain_id);
-                let file = self.store.blobs.open(&blob_digest)?;
-                self.store.layers.create(&chain_id, |diff| {
-                    extract_layer(
-                        std::io::BufReader::new(file),
-                        diff,
-                        &ExtractOptions::default(),
-                    )
-                    .map_err(|source| EngineError::Layer {
-                        layer: chain_id.to_string(),
-                        source,
-                    })
-                })?;
-                let parent = self
-                    .store
-                    .meta
-                    .image_layers(&base_id)?
-                    .last()
-                    .map(|l| l.chain_id.clone());
-                self.store.meta.add_layer(&layer, parent.as_ref())?;
-            }
-            let mut layers = self.store.meta.image_layers(&base_id)?;
+            diff_ids.push(layer.diff_id.clone());
             layers.push(layer);
 
             let now = now_rfc3339_nanos();

@@ -35,7 +35,7 @@ impl Engine {
     /// BPF program (compiled once per distinct filter and cached under
     /// `run/seccomp/`), which spares the start its slowest step; other runtimes
     /// compile `linux.seccomp` themselves.
-    fn precompile_seccomp(
+    pub(crate) fn precompile_seccomp(
         &self,
         spec: &mut oci_spec::runtime::Spec,
         rt: &kujira_runtime::Runtime,
@@ -119,7 +119,8 @@ fn parse_sysctl(s: &str, net: NetworkMode) -> Result<(String, String), EngineErr
 }
 
 /// `--dns`, `--dns-search`, `--dns-option`.
-struct Dns {
+#[derive(Default)]
+pub(crate) struct Dns {
     servers: Vec<String>,
     search: Vec<String>,
     options: Vec<String>,
@@ -741,7 +742,7 @@ impl Engine {
 
     /// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf` of the container, as
     /// Docker writes them into its own directory and binds them in.
-    fn write_etc_files(
+    pub(crate) fn write_etc_files(
         &self,
         dir: &std::path::Path,
         id: &str,

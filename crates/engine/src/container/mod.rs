@@ -25,6 +25,7 @@ pub mod resize;
 pub mod start;
 pub mod stats;
 pub mod status;
+pub mod step;
 pub mod stop;
 pub mod top;
 pub mod update;

@@ -2,6 +2,7 @@
 //! naming them (tag), looking at them (list, inspect, history) and removing them
 //! (rmi, prune).
 
+pub mod built;
 pub mod changes;
 pub mod config;
 pub mod distribution;

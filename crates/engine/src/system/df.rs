@@ -39,6 +39,27 @@ pub struct DiskUsage {
     pub layers_size: u64,
     /// Layers used by images that containers use, each counted once.
     pub active_layers_size: u64,
+    /// The build cache, oldest first.
+    pub build_cache: Vec<BuildCacheUsage>,
+}
+
+/// A build cache record and whether an image uses its layer too (Docker's `Shared`:
+/// such a record's bytes are counted under Images, not Build Cache).
+#[derive(Debug, Clone)]
+pub struct BuildCacheUsage {
+    pub record: kujira_store::metadata::CacheRecord,
+    pub shared: bool,
+}
+
+impl DiskUsage {
+    /// `system df`'s Build Cache size: records whose layer no image shares.
+    pub fn build_cache_size(&self) -> u64 {
+        self.build_cache
+            .iter()
+            .filter(|b| !b.shared)
+            .map(|b| b.record.size)
+            .sum()
+    }
 }
 
 impl Engine {
@@ -107,12 +128,26 @@ impl Engine {
                 volume: v,
             })
             .collect();
+        let build_cache = self
+            .store
+            .meta
+            .cache_records()?
+            .into_iter()
+            .map(|record| BuildCacheUsage {
+                shared: record
+                    .layer
+                    .as_ref()
+                    .is_some_and(|l| referenced.contains(&l.chain_id)),
+                record,
+            })
+            .collect();
         Ok(DiskUsage {
             images,
             containers,
             volumes,
             layers_size,
             active_layers_size,
+            build_cache,
         })
     }
 }

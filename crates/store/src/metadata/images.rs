@@ -81,12 +81,27 @@ fn image_row(r: &Row<'_>) -> rusqlite::Result<ImageRow> {
     })
 }
 
-fn digest_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Digest> {
+pub(super) fn digest_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Digest> {
     let s: String = r.get(i)?;
     Digest::parse(&s).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-fn now_unix() -> i64 {
+/// A layer read from eight columns from `at` on: chain ID, diff ID, size, tar size,
+/// blob digest, blob size, media type, and the blob's `layer` column.
+pub(super) fn layer_row(r: &Row<'_>, at: usize) -> rusqlite::Result<LayerRow> {
+    Ok(LayerRow {
+        chain_id: digest_col(r, at)?,
+        diff_id: digest_col(r, at + 1)?,
+        size: r.get::<_, i64>(at + 2)? as u64,
+        tar_size: r.get::<_, i64>(at + 3)? as u64,
+        blob: digest_col(r, at + 4)?,
+        blob_size: r.get::<_, i64>(at + 5)? as u64,
+        media_type: r.get(at + 6)?,
+        blob_in_layer: r.get::<_, Option<String>>(at + 7)?.is_some(),
+    })
+}
+
+pub(super) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -298,18 +313,7 @@ impl Metadata {
              JOIN blobs b ON b.digest = il.blob
              WHERE il.image_id = ?1 ORDER BY il.position",
         )?;
-        let rows = st.query_map([id.as_str()], |r| {
-            Ok(LayerRow {
-                chain_id: digest_col(r, 0)?,
-                diff_id: digest_col(r, 1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                tar_size: r.get::<_, i64>(3)? as u64,
-                blob: digest_col(r, 4)?,
-                blob_size: r.get::<_, i64>(5)? as u64,
-                media_type: r.get(6)?,
-                blob_in_layer: r.get::<_, Option<String>>(7)?.is_some(),
-            })
-        })?;
+        let rows = st.query_map([id.as_str()], |r| layer_row(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -371,17 +375,21 @@ impl Metadata {
 }
 
 /// Deletes layer and blob rows no image references; returns what was deleted.
-fn sweep(tx: &rusqlite::Transaction<'_>) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
+pub(super) fn sweep(
+    tx: &rusqlite::Transaction<'_>,
+) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
     let collect = |sql: &str| -> Result<Vec<Digest>, StoreError> {
         let mut st = tx.prepare(sql)?;
         let rows = st.query_map([], |r| digest_col(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     };
     let layers = collect(
-        "SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)",
+        "SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)
+         AND chain_id NOT IN (SELECT chain_id FROM build_cache WHERE chain_id IS NOT NULL)",
     )?;
     let blobs = collect(
         "SELECT digest FROM blobs WHERE digest NOT IN (SELECT blob FROM image_layers)
+         AND digest NOT IN (SELECT blob FROM build_cache WHERE blob IS NOT NULL)
          AND digest NOT IN (SELECT id FROM images)
          AND digest NOT IN (SELECT manifest FROM images WHERE manifest IS NOT NULL)",
     )?;
@@ -544,7 +552,8 @@ impl Metadata {
         for l in layers {
             let n = tx.execute(
                 "DELETE FROM layers WHERE chain_id = ?1
-                 AND chain_id NOT IN (SELECT chain_id FROM image_layers)",
+                 AND chain_id NOT IN (SELECT chain_id FROM image_layers)
+                 AND chain_id NOT IN (SELECT chain_id FROM build_cache WHERE chain_id IS NOT NULL)",
                 [l.as_str()],
             )?;
             let still: bool = tx
@@ -564,6 +573,7 @@ impl Metadata {
             tx.execute(
                 "DELETE FROM blobs WHERE digest = ?1
                  AND digest NOT IN (SELECT blob FROM image_layers)
+                 AND digest NOT IN (SELECT blob FROM build_cache WHERE blob IS NOT NULL)
                  AND digest NOT IN (SELECT id FROM images)
                  AND digest NOT IN (SELECT manifest FROM images WHERE manifest IS NOT NULL)",
                 [b.as_str()],

@@ -1,6 +1,7 @@
 //! SQLite metadata (WAL mode): images, their layers, tags, digests and the blobs they
-//! reference; containers and volumes. Every change that makes content visible is one transaction.
+//! reference; containers and volumes; the build cache. Every change that makes content visible is one transaction.
 
+mod build_cache;
 mod containers;
 mod events;
 mod images;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use build_cache::CacheRecord;
 pub use containers::{ContainerRow, ContainerState, VolumeRow};
 pub use events::EventRow;
 pub use images::{ImageRow, LayerRow, NewImage, NewLayer, TagRow};

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS blobs (
@@ -99,6 +99,26 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_actor ON events(actor, action);
 ";
 
+/// Version 4: the build cache. A record is one Dockerfile step's result, keyed by
+/// the content it depended on; its layer (NULL when the step changed no file) is
+/// kept from the sweep as an image's would be.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS build_cache (
+    key            TEXT PRIMARY KEY, -- sha256 of the parent's key, the step, its inputs
+    parent         TEXT,
+    chain_id       TEXT REFERENCES layers(chain_id),
+    blob           TEXT REFERENCES blobs(digest),
+    kind           TEXT NOT NULL,    -- regular, source.local, exec.cachemount
+    description    TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    created        TEXT NOT NULL,    -- the step's history time (RFC 3339)
+    created_unix   INTEGER NOT NULL,
+    last_used_unix INTEGER NOT NULL,
+    usage_count    INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS build_cache_by_chain ON build_cache(chain_id);
+";
+
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == VERSION {
@@ -107,7 +127,7 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // WAL lets readers (`images`, `inspect`) run while a load commits.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} PRAGMA user_version = {VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} {SCHEMA_V4} PRAGMA user_version = {VERSION}; COMMIT;"
     ))?;
     Ok(())
 }

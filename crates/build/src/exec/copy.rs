@@ -1,0 +1,307 @@
+//! `COPY`/`ADD` into a step's mounted rootfs, with Docker's rules: a directory's
+//! contents (not the directory) are copied; a file goes to `dest/NAME` when `dest`
+//! ends with `/` or is a directory, else to `dest`; context files are owned by root
+//! unless `--chown` says otherwise, files from another stage keep their owners;
+//! modes and mtimes are kept, `--chmod` overrides the mode.
+
+use std::io::Read;
+use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::rootfs;
+
+/// One entry of a source: its path under the source (`""` is the source itself),
+/// where it is on the host, and what it is.
+pub struct SourceEntry {
+    pub rel: String,
+    pub host: PathBuf,
+    pub meta: std::fs::Metadata,
+}
+
+/// One source: a tree, or bytes (a heredoc, a download).
+pub enum Source {
+    Tree {
+        name: String,
+        entries: Vec<SourceEntry>,
+        /// An `ADD` of a local archive: extract it rather than copy it.
+        extract: bool,
+    },
+    Bytes {
+        name: String,
+        data: Vec<u8>,
+        mode: u32,
+        mtime: Option<i64>,
+    },
+}
+
+pub struct Target {
+    /// Absolute path in the container.
+    pub dest: String,
+    /// `--chown`, resolved.
+    pub owner: Option<(u32, u32)>,
+    /// `--chmod`.
+    pub mode: Option<u32>,
+    /// Keep the source's owners (`--from`); else root's.
+    pub keep_owner: bool,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+/// Copies `sources` into `root` as `t` says.
+pub fn apply(root: &Path, sources: &[Source], t: &Target) -> Result<(), String> {
+    let dest_dir_wanted = t.dest.ends_with('/') || sources.len() > 1;
+    let dest_host = rootfs::resolve(root, &t.dest, true).map_err(|e| err(&t.dest, e))?;
+    let dest_is_dir = dest_dir_wanted || dest_host.is_dir();
+    for s in sources {
+        match s {
+            Source::Bytes {
+                name,
+                data,
+                mode,
+                mtime,
+            } => {
+                let path = if dest_is_dir {
+                    format!("{}/{name}", t.dest.trim_end_matches('/'))
+                } else {
+                    t.dest.clone()
+                };
+                let host = place(root, &path, t)?;
+                std::fs::write(&host, data).map_err(|e| err(&path, e))?;
+                finish(
+                    &host,
+                    t.mode.unwrap_or(*mode),
+                    t.owner.unwrap_or((0, 0)),
+                    *mtime,
+                    &path,
+                )?;
+            }
+            Source::Tree {
+                name,
+                entries,
+                extract,
+            } => {
+                let Some(top) = entries.first() else { continue };
+                if *extract && top.meta.is_file() && is_archive(&top.host) {
+                    let dir =
+                        rootfs::mkdir_all(root, &t.dest, t.owner).map_err(|e| err(&t.dest, e))?;
+                    unpack(&top.host, &dir).map_err(|e| err(name, e))?;
+                    continue;
+                }
+                let base = if top.meta.is_dir() || !dest_is_dir {
+                    t.dest.trim_end_matches('/').to_string()
+                } else {
+                    format!("{}/{name}", t.dest.trim_end_matches('/'))
+                };
+                let base = if base.is_empty() {
+                    "/".to_string()
+                } else {
+                    base
+                };
+                for e in entries {
+                    let path = if e.rel.is_empty() {
+                        base.clone()
+                    } else {
+                        format!("{}/{}", base.trim_end_matches('/'), e.rel)
+                    };
+                    copy_entry(root, e, &path, t)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host path for container path `path`, its parent made.
+fn place(root: &Path, path: &str, t: &Target) -> Result<PathBuf, String> {
+    let parent = Path::new(path)
+        .parent()
+        .map(|p| p.to_string_lossy().to_string())
+        .unwrap_or_else(|| "/".into());
+    rootfs::mkdir_all(root, &parent, None).map_err(|e| err(&parent, e))?;
+    let _ = t;
+    rootfs::resolve(root, path, false).map_err(|e| err(path, e))
+}
+
+fn finish(
+    host: &Path,
+    mode: u32,
+    owner: (u32, u32),
+    mtime: Option<i64>,
+    path: &str,
+) -> Result<(), String> {
+    lchown(host, Some(owner.0), Some(owner.1)).map_err(|e| err(path, e))?;
+    std::fs::set_permissions(host, std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| err(path, e))?;
+    if let Some(t) = mtime {
+        set_mtime(host, t, 0, false).map_err(|e| err(path, e))?;
+    }
+    Ok(())
+}
+
+fn set_mtime(host: &Path, secs: i64, nanos: i64, nofollow: bool) -> std::io::Result<()> {
+    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
+    let ts = Timespec {
+        tv_sec: secs,
+        tv_nsec: nanos as _,
+    };
+    let flags = if nofollow {
+        AtFlags::SYMLINK_NOFOLLOW
+    } else {
+        AtFlags::empty()
+    };
+    utimensat(
+        CWD,
+        host,
+        &Timestamps {
+            last_access: ts,
+            last_modification: ts,
+        },
+        flags,
+    )
+    .map_err(std::io::Error::from)
+}
+
+fn copy_entry(root: &Path, e: &SourceEntry, path: &str, t: &Target) -> Result<(), String> {
+    let owner = t.owner.unwrap_or(if t.keep_owner {
+        (e.meta.uid(), e.meta.gid())
+    } else {
+        (0, 0)
+    });
+    let ft = e.meta.file_type();
+    let mode = e.meta.permissions().mode() & 0o7777;
+    if ft.is_dir() {
+        let host = rootfs::mkdir_all(root, path, None).map_err(|x| err(path, x))?;
+        lchown(&host, Some(owner.0), Some(owner.1)).map_err(|x| err(path, x))?;
+        std::fs::set_permissions(
+            &host,
+            std::fs::Permissions::from_mode(t.mode.unwrap_or(mode)),
+        )
+        .map_err(|x| err(path, x))?;
+        return Ok(());
+    }
+    let host = place(root, path, t)?;
+    if let Ok(m) = std::fs::symlink_metadata(&host) {
+        if m.is_dir() {
+            std::fs::remove_dir_all(&host).map_err(|x| err(path, x))?;
+        } else {
+            std::fs::remove_file(&host).map_err(|x| err(path, x))?;
+        }
+    }
+    if ft.is_symlink() {
+        let target = std::fs::read_link(&e.host).map_err(|x| err(path, x))?;
+        std::os::unix::fs::symlink(&target, &host).map_err(|x| err(path, x))?;
+        lchown(&host, Some(owner.0), Some(owner.1)).map_err(|x| err(path, x))?;
+        return set_mtime(&host, e.meta.mtime(), e.meta.mtime_nsec(), true)
+            .map_err(|x| err(path, x));
+    }
+    if !ft.is_file() {
+        // Devices, fifos and sockets in a context are not copied (BuildKit skips them).
+        return Ok(());
+    }
+    std::fs::copy(&e.host, &host).map_err(|x| err(path, x))?;
+    lchown(&host, Some(owner.0), Some(owner.1)).map_err(|x| err(path, x))?;
+    std::fs::set_permissions(
+        &host,
+        std::fs::Permissions::from_mode(t.mode.unwrap_or(mode)),
+    )
+    .map_err(|x| err(path, x))?;
+    set_mtime(&host, e.meta.mtime(), e.meta.mtime_nsec(), false).map_err(|x| err(path, x))
+}
+
+/// A tar, plain or gzip'd, as `ADD` extracts (others are copied as files).
+fn is_archive(p: &Path) -> bool {
+    let mut head = [0u8; 512];
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let n = f.read(&mut head).unwrap_or(0);
+    (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) || (n >= 262 && &head[257..262] == b"ustar")
+}
+
+fn unpack(archive: &Path, dir: &Path) -> std::io::Result<()> {
+    let mut f = std::fs::File::open(archive)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic)?;
+    let f = std::fs::File::open(archive)?;
+    let reader: Box<dyn Read> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    let mut a = tar::Archive::new(reader);
+    a.set_preserve_permissions(true);
+    a.set_preserve_mtime(true);
+    a.set_preserve_ownerships(true);
+    a.set_overwrite(true);
+    a.unpack(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<SourceEntry> {
+        let mut out = vec![SourceEntry {
+            rel: String::new(),
+            host: dir.to_path_buf(),
+            meta: std::fs::metadata(dir).unwrap(),
+        }];
+        for n in ["a", "b"] {
+            out.push(SourceEntry {
+                rel: n.into(),
+                host: dir.join(n),
+                meta: std::fs::symlink_metadata(dir.join(n)).unwrap(),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn directory_contents_and_files() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("a"), "A").unwrap();
+        std::os::unix::fs::symlink("a", src.path().join("b")).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let t = Target {
+            dest: "/app".into(),
+            owner: Some((5, 6)),
+            mode: None,
+            keep_owner: false,
+        };
+        let tree = Source::Tree {
+            name: "src".into(),
+            entries: entries(src.path()),
+            extract: false,
+        };
+        apply(root.path(), &[tree], &t).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("app/a")).unwrap(),
+            "A"
+        );
+        assert_eq!(
+            std::fs::read_link(root.path().join("app/b")).unwrap(),
+            Path::new("a")
+        );
+        assert_eq!(
+            std::fs::metadata(root.path().join("app/a")).unwrap().uid(),
+            5
+        );
+        let bytes = Source::Bytes {
+            name: "f".into(),
+            data: b"hi".to_vec(),
+            mode: 0o644,
+            mtime: None,
+        };
+        let t = Target {
+            dest: "/etc/".into(),
+            owner: None,
+            mode: Some(0o600),
+            keep_owner: false,
+        };
+        apply(root.path(), &[bytes], &t).unwrap();
+        let m = std::fs::metadata(root.path().join("etc/f")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    }
+}

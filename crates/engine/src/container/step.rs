@@ -1,0 +1,186 @@
+//! A build step's filesystem and process: an overlay of a chain of layers with an
+//! upper directory of its own, and a command run to completion on it. A step is not
+//! a container of `ps` (no row, no monitor), as BuildKit's steps are not dockerd's
+//! containers; its upper directory becomes the step's layer.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use kujira_runtime::{
+    build_spec, Bundle, ChildIo, Embedded, HostFacts, ImageRunConfig, NetworkMode, RunOptions,
+};
+
+use super::create::Dns;
+use super::random_id;
+use crate::{Engine, EngineError};
+
+/// Mount points a step's process needs, created in an init lower (not in the
+/// step's upper directory, so they never show up in its layer).
+const STEP_POINTS: &[(&str, bool)] = &[
+    ("/proc", false),
+    ("/sys", false),
+    ("/dev", false),
+    ("/dev/pts", false),
+    ("/dev/shm", false),
+    ("/dev/mqueue", false),
+    ("/etc/hosts", true),
+    ("/etc/hostname", true),
+    ("/etc/resolv.conf", true),
+];
+
+/// A mounted step rootfs. Unmounted when dropped; the directory (with the upper
+/// layer) stays until [`StepRootfs::remove`].
+pub struct StepRootfs {
+    id: String,
+    dir: PathBuf,
+    bundle: Option<Bundle>,
+}
+
+/// The process of a `RUN` step.
+pub struct StepProcess {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub user: String,
+    pub network: NetworkMode,
+    /// `host:container[:ro]` binds (the step's `--mount`s).
+    pub binds: Vec<String>,
+    /// `--mount=type=tmpfs` targets.
+    pub tmpfs: Vec<String>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl StepRootfs {
+    /// Where the merged view is mounted.
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("bundle").join("rootfs")
+    }
+
+    /// The step's own changes, in overlayfs's format (whiteouts as 0:0 devices).
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// True when the step changed nothing.
+    pub fn unchanged(&self) -> bool {
+        std::fs::read_dir(self.upper())
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true)
+    }
+
+    fn unmount(&mut self) {
+        if let Some(b) = self.bundle.take() {
+            let _ = b.unmount();
+        }
+    }
+
+    /// Unmounts and deletes the step's directory.
+    pub fn remove(mut self) {
+        self.unmount();
+        let _ = kujira_store::remove_tree(&self.dir);
+    }
+}
+
+impl Drop for StepRootfs {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+impl Engine {
+    /// Mounts a step's rootfs over `lowers` (topmost first; none for `FROM scratch`)
+    /// in a fresh directory under the store's scratch area (the same filesystem as
+    /// the layers, as overlayfs wants its upper and work directories).
+    /// `points` are the mount points the step's own mounts need (`true` for a file),
+    /// made in the init lower so that they stay out of the step's layer.
+    pub fn mount_step(
+        &self,
+        lowers: &[PathBuf],
+        points: &[(String, bool)],
+    ) -> Result<StepRootfs, EngineError> {
+        let id = random_id();
+        let dir = self.store.tmp.path(&format!("step-{}", &id[..12]))?;
+        let io = |e| EngineError::io(format!("creating {}", dir.display()), e);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let init = dir.join("init");
+        let mut all_points: Vec<(String, bool)> = STEP_POINTS
+            .iter()
+            .map(|(p, f)| (p.to_string(), *f))
+            .collect();
+        all_points.extend_from_slice(points);
+        super::init::build(&init, lowers, &all_points)?;
+        let mut all = vec![init];
+        all.extend_from_slice(lowers);
+        let bundle = Bundle::mount(
+            &dir.join("bundle"),
+            &all,
+            &dir.join("upper"),
+            &dir.join("work"),
+            true,
+        )
+        .map_err(EngineError::Runtime)?;
+        Ok(StepRootfs {
+            id,
+            dir,
+            bundle: Some(bundle),
+        })
+    }
+
+    /// Runs `p` on the mounted `step` with the built-in runtime and Docker's default
+    /// confinement; the process's exit status (128 + signal when killed).
+    pub fn run_step(&self, step: &StepRootfs, p: StepProcess) -> Result<i32, EngineError> {
+        let bundle = step
+            .bundle
+            .as_ref()
+            .ok_or_else(|| EngineError::InvalidArgument("step rootfs not mounted".into()))?;
+        let mut binds =
+            self.write_etc_files(&step.dir, &step.id, "", p.network, &[], &Dns::default())?;
+        binds.extend(p.binds);
+        let image = ImageRunConfig {
+            env: p.env,
+            ..ImageRunConfig::default()
+        };
+        let run = RunOptions {
+            id: step.id.clone(),
+            rootfs: "rootfs".into(),
+            user_rootfs: Some(bundle.rootfs().to_path_buf()),
+            cmd: p.args,
+            entrypoint: Some(Vec::new()),
+            workdir: (!p.workdir.is_empty()).then_some(p.workdir),
+            user: (!p.user.is_empty()).then_some(p.user),
+            network: p.network,
+            binds,
+            tmpfs: p.tmpfs,
+            cgroups_path: Some(format!("/kujira-build/{}", step.id)),
+            ..RunOptions::default()
+        };
+        let mut spec =
+            build_spec(&image, &run, &HostFacts::detect_for(false)).map_err(|e| match e {
+                kujira_runtime::RuntimeError::NoCommand => {
+                    EngineError::InvalidArgument("No command specified".into())
+                }
+                other => EngineError::Runtime(other),
+            })?;
+        let runtime = kujira_runtime::Runtime::Embedded(Embedded::new());
+        self.precompile_seccomp(&mut spec, &runtime)?;
+        bundle.write_config(&spec).map_err(EngineError::Runtime)?;
+        let io = ChildIo {
+            stdin: None,
+            stdout: p.stdout,
+            stderr: p.stderr,
+        };
+        Embedded::new()
+            .run(&step.id, bundle.dir(), io)
+            .map_err(EngineError::Runtime)
+    }
+}
+
+/// The layer directories of a chain, topmost first, as overlay lowers.
+pub fn lower_dirs(engine: &Engine, chain: &[kujira_store::metadata::NewLayer]) -> Vec<PathBuf> {
+    chain
+        .iter()
+        .rev()
+        .map(|l| engine.store.layers.diff_dir(&l.chain_id))
+        .collect()
+}

@@ -1,0 +1,534 @@
+//! `kujira build` end to end: Dockerfiles built over busybox images made from Debian
+//! packages, with the real runtime, overlayfs and the store; the cache, the context
+//! filter and the failure cases. Needs root.
+
+use std::path::Path;
+
+use kujira_test_support::Kujira;
+
+fn with_busybox() -> Kujira {
+    Kujira::with_busybox(env!("CARGO_BIN_EXE_kujira"))
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+/// Builds `ctx` and returns (stdout, stderr), asserting success.
+fn build(k: &Kujira, args: &[&str], ctx: &Path) -> (String, String) {
+    let mut a: Vec<&str> = vec!["build", "--progress=plain"];
+    a.extend_from_slice(args);
+    a.push(ctx.to_str().unwrap());
+    let mut cmd = k.cmd(&a);
+    let out = kujira_test_support::tools::output(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{a:?} failed: {stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// Whether a RUN step printed `word` (an output line, not the step's name).
+fn printed(progress: &str, word: &str) -> bool {
+    progress.lines().any(|l| {
+        let mut parts = l.splitn(3, ' ');
+        let (v, t, rest) = (parts.next(), parts.next(), parts.next());
+        v.is_some_and(|v| v.starts_with('#'))
+            && t.is_some_and(|t| t.contains('.') && t.parse::<f64>().is_ok())
+            && rest.is_some_and(|r| r.contains(word))
+    })
+}
+
+/// `system check` finds nothing wrong: no half-made layer, blob or row.
+fn assert_store_sound(k: &Kujira) {
+    let check = k.run(["system", "check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+fn run_out(k: &Kujira, args: &[&str]) -> String {
+    let mut a = vec!["run", "--rm"];
+    a.extend_from_slice(args);
+    k.ok(&a)
+}
+
+#[test]
+fn a_simple_build_runs_copies_and_records_history() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            ("hello.txt", "hello from the context\n"),
+            (
+                "Dockerfile",
+                "FROM busybox\nENV GREETING=hi\nWORKDIR /app\nCOPY hello.txt .\nRUN echo \"$GREETING\" > /app/greeting && cat /app/hello.txt\nCMD [\"cat\", \"/app/greeting\"]\n",
+            ),
+        ],
+    );
+    let (_, err) = build(&k, &["-t", "simple"], ctx.path());
+    assert!(
+        err.contains("[internal] load build definition from Dockerfile"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[4/4] RUN echo \"$GREETING\" > /app/greeting && cat /app/hello.txt"),
+        "{err}"
+    );
+    assert!(err.contains("hello from the context"), "{err}");
+    assert_eq!(run_out(&k, &["simple"]), "hi\n");
+    assert_eq!(
+        run_out(&k, &["simple", "cat", "/app/hello.txt"]),
+        "hello from the context\n"
+    );
+    let history = k.ok([
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Comment}}",
+        "simple",
+    ]);
+    let rows: Vec<&str> = history.lines().collect();
+    assert!(
+        rows[0].starts_with("CMD [\"cat\" \"/app/greeting\"]|buildkit.dockerfile.v0"),
+        "{history}"
+    );
+    assert!(
+        rows[1].starts_with("RUN /bin/sh -c echo \"$GREETING\""),
+        "{history}"
+    );
+    assert!(
+        rows[2].starts_with("COPY hello.txt . # buildkit"),
+        "{history}"
+    );
+    assert!(rows[3].starts_with("WORKDIR /app"), "{history}");
+    assert!(rows[4].starts_with("ENV GREETING=hi"), "{history}");
+    assert_eq!(
+        k.ok([
+            "inspect",
+            "-f",
+            "{{.Config.WorkingDir}} {{.Config.Env}}",
+            "simple"
+        ])
+        .trim(),
+        "/app [PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin GREETING=hi]"
+    );
+}
+
+/// Builds with `Dockerfile` text and returns the plain progress, asserting success.
+fn build_text(k: &Kujira, args: &[&str], ctx: &Path, dockerfile: &str) -> String {
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    build(k, args, ctx).1
+}
+
+#[test]
+fn the_tutorials_multi_stage_build_copies_the_builders_files() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            ("pkg/tool.py", "print('tool')\n"),
+            ("app.py", "import tool\n"),
+        ],
+    );
+    // The builder installs "a wheel" into /root/.local; the final stage takes only that.
+    let err = build_text(
+        &k,
+        &["-t", "multi"],
+        ctx.path(),
+        "FROM busybox as builder\nCOPY pkg /src/pkg\nRUN mkdir -p /root/.local/lib && cp -r /src/pkg /root/.local/lib/tool && echo built > /root/.local/BUILT\n\nFROM busybox\nCOPY --from=builder /root/.local /root/.local\nCOPY app.py /app/app.py\nENV PATH=/root/.local/bin:$PATH\nCMD [\"cat\", \"/root/.local/BUILT\"]\n",
+    );
+    assert!(
+        err.contains("[builder 3/3] RUN mkdir -p /root/.local/lib"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[stage-1 2/3] COPY --from=builder /root/.local /root/.local"),
+        "{err}"
+    );
+    assert_eq!(run_out(&k, &["multi"]), "built\n");
+    assert_eq!(
+        run_out(&k, &["multi", "cat", "/root/.local/lib/tool/tool.py"]),
+        "print('tool')\n"
+    );
+    // The builder's /src is not in the final image.
+    assert_eq!(
+        run_out(&k, &["multi", "sh", "-c", "test -e /src || echo absent"]),
+        "absent\n"
+    );
+    let history = k.ok([
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "multi",
+    ]);
+    assert!(
+        history.contains("COPY --from=builder /root/.local /root/.local # buildkit"),
+        "{history}"
+    );
+    assert!(
+        history.contains("ENV PATH=/root/.local/bin:/usr/local/sbin"),
+        "{history}"
+    );
+    assert!(
+        !history.contains("RUN"),
+        "the builder's steps are not the final image's: {history}"
+    );
+}
+
+#[test]
+fn dockerignore_keeps_files_out_with_exceptions() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (".git/HEAD", "ref\n"),
+            ("__pycache__/m.cpython.pyc", "x"),
+            ("pkg/__pycache__/n.pyc", "x"),
+            ("pkg/mod.py", "m\n"),
+            ("pkg/old.pyc", "x"),
+            ("node_modules/left-pad/index.js", "x"),
+            ("notes.md", "n"),
+            ("README.md", "r"),
+            ("keep/keep.pyc", "kept"),
+            (
+                ".dockerignore",
+                ".git\n**/__pycache__\n**/*.pyc\n!keep/keep.pyc\nnode_modules\n*.md\n!README.md\n",
+            ),
+        ],
+    );
+    build_text(
+        &k,
+        &["-t", "ignored"],
+        ctx.path(),
+        "FROM busybox\nCOPY . /ctx\n",
+    );
+    let listing = run_out(&k, &["ignored", "busybox", "find", "/ctx", "-type", "f"]);
+    let mut files: Vec<&str> = listing.lines().collect();
+    files.sort();
+    assert_eq!(
+        files,
+        vec![
+            "/ctx/.dockerignore",
+            "/ctx/Dockerfile",
+            "/ctx/README.md",
+            "/ctx/keep/keep.pyc",
+            "/ctx/pkg/mod.py"
+        ],
+        "{listing}"
+    );
+    // An ignored file named directly is not found, as with BuildKit.
+    let ctxp = ctx.path().to_str().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nCOPY notes.md /\n",
+    )
+    .unwrap();
+    let err = k.fails(["build", "--progress=plain", ctxp], 1);
+    assert!(err.contains("\"/notes.md\": not found"), "{err}");
+}
+
+#[test]
+fn unchanged_rebuilds_run_nothing_and_a_changed_file_reruns_from_its_copy() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("a.txt", "one\n"), ("b.txt", "two\n")]);
+    let df = "FROM busybox\nCOPY a.txt /a.txt\nRUN echo ran-first\nCOPY b.txt /b.txt\nRUN echo ran-second\n";
+    let first = build_text(&k, &["-t", "cached"], ctx.path(), df);
+    assert!(
+        printed(&first, "ran-first") && printed(&first, "ran-second"),
+        "{first}"
+    );
+    let id1 = k.ok(["inspect", "-f", "{{.Id}}", "cached"]);
+    let again = build_text(&k, &["-t", "cached"], ctx.path(), df);
+    assert!(
+        !printed(&again, "ran-first") && !printed(&again, "ran-second"),
+        "{again}"
+    );
+    assert_eq!(again.matches("CACHED").count(), 4, "{again}");
+    assert_eq!(
+        k.ok(["inspect", "-f", "{{.Id}}", "cached"]),
+        id1,
+        "an unchanged rebuild makes the same image"
+    );
+    // Touching a file (same content, new mtime) changes nothing.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(ctx.path().join("b.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    let touched = build_text(&k, &["-t", "cached"], ctx.path(), df);
+    assert!(!printed(&touched, "ran-second"), "{touched}");
+    std::fs::write(ctx.path().join("b.txt"), "changed\n").unwrap();
+    let changed = build_text(&k, &["-t", "cached"], ctx.path(), df);
+    assert!(!printed(&changed, "ran-first"), "{changed}");
+    assert!(printed(&changed, "ran-second"), "{changed}");
+    assert_eq!(run_out(&k, &["cached", "cat", "/b.txt"]), "changed\n");
+    // --no-cache runs everything.
+    let all = build_text(&k, &["-t", "cached", "--no-cache"], ctx.path(), df);
+    assert!(
+        printed(&all, "ran-first") && printed(&all, "ran-second"),
+        "{all}"
+    );
+}
+
+#[test]
+fn build_args_targets_heredocs_and_metadata_instructions() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let df = r#"# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM ${BASE} AS base
+ARG WHO=world
+ARG UNSET
+ENV DIR=/opt/${WHO:-nobody} EMPTY=${UNSET:-fallback}
+RUN <<EOT
+set -e
+mkdir -p $DIR
+echo "hello $WHO" > $DIR/greeting
+EOT
+COPY <<EOF /etc/motd
+motd for ${WHO}
+EOF
+LABEL org.example.who=$WHO maintainer="a b"
+EXPOSE 8080 53/udp
+VOLUME /data
+USER 1000:1000
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-ec"]
+ONBUILD RUN echo triggered
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat $DIR/greeting"]
+
+FROM base AS child
+RUN echo child-ran > /tmp/child
+
+FROM busybox AS other
+RUN echo other-ran
+"#;
+    let err = build_text(
+        &k,
+        &[
+            "-t",
+            "meta",
+            "--target",
+            "base",
+            "--build-arg",
+            "WHO=kujira",
+        ],
+        ctx.path(),
+        df,
+    );
+    assert!(
+        !printed(&err, "other-ran"),
+        "stages the target does not need are skipped: {err}"
+    );
+    assert_eq!(run_out(&k, &["meta"]), "hello kujira\n");
+    assert_eq!(
+        run_out(&k, &["--entrypoint", "cat", "meta", "/etc/motd"]),
+        "motd for kujira\n"
+    );
+    let f = |t: &str| k.ok(["inspect", "-f", t, "meta"]).trim().to_string();
+    assert_eq!(f("{{index .Config.Labels \"org.example.who\"}}"), "kujira");
+    assert_eq!(f("{{index .Config.Labels \"maintainer\"}}"), "a b");
+    assert_eq!(
+        f("{{json .Config.ExposedPorts}}"),
+        r#"{"53/udp":{},"8080/tcp":{}}"#
+    );
+    assert_eq!(f("{{json .Config.Volumes}}"), r#"{"/data":{}}"#);
+    assert_eq!(
+        f("{{.Config.User}} {{.Config.StopSignal}}"),
+        "1000:1000 SIGINT"
+    );
+    assert_eq!(
+        f("{{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Retries}}"),
+        r#"["CMD-SHELL","true"] 2"#
+    );
+    assert_eq!(f("{{json .Config.OnBuild}}"), r#"["RUN echo triggered"]"#);
+    assert!(f("{{json .Config.Env}}").contains("EMPTY=fallback"));
+    assert!(f("{{json .Config.Env}}").contains("DIR=/opt/kujira"));
+    // The child stage runs the base's ONBUILD trigger.
+    let child = build_text(&k, &["-t", "child", "--target", "child"], ctx.path(), df);
+    assert!(printed(&child, "triggered"), "{child}");
+    let hist = k.ok([
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "meta",
+    ]);
+    assert!(hist.contains("EXPOSE map[53/udp:{} 8080/tcp:{}]"), "{hist}");
+    assert!(hist.contains("ARG WHO=world"), "{hist}");
+    // A parse error names its line.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN true\nBOGUS thing\n",
+    )
+    .unwrap();
+    let err = k.fails(["build", ctx.path().to_str().unwrap()], 1);
+    assert!(err.contains("Dockerfile:3"), "{err}");
+    assert!(err.contains("dockerfile parse error on line 3"), "{err}");
+    assert!(err.contains(">>> BOGUS thing"), "{err}");
+}
+
+#[test]
+fn failures_name_the_line_and_leave_nothing_half_made() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let ctxp = ctx.path().to_str().unwrap().to_string();
+    let images_before = k.ok(["images", "-aq"]);
+    std::os::unix::fs::symlink("/etc/passwd", ctx.path().join("escape")).unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "FROM busybox\nRUN echo output-before-failing && exit 3\n",
+            "Dockerfile:2",
+            "did not complete successfully: exit code: 3",
+        ),
+        (
+            "FROM busybox\nCOPY missing.txt /\n",
+            "Dockerfile:2",
+            "\"/missing.txt\": not found",
+        ),
+        (
+            "FROM busybox\nCOPY ../outside /\n",
+            "Dockerfile:2",
+            "outside the build context",
+        ),
+        (
+            "FROM busybox\nCOPY escape /\n",
+            "Dockerfile:2",
+            "outside the build context",
+        ),
+        (
+            "FROM busybox\nCOPY --from=nostage /x /\n",
+            "Dockerfile:2",
+            "nostage",
+        ),
+        (
+            "FROM busybox\nCOPY a b /dir\n",
+            "Dockerfile:2",
+            "must be a directory and end with a /",
+        ),
+        (
+            "FROM nosuchimage-kujira\n",
+            "Dockerfile:1",
+            "nosuchimage-kujira",
+        ),
+    ];
+    for (df, at, msg) in cases {
+        std::fs::write(ctx.path().join("Dockerfile"), df).unwrap();
+        std::fs::write(ctx.path().join("a"), "a").unwrap();
+        std::fs::write(ctx.path().join("b"), "b").unwrap();
+        let err = k.fails(["build", "--progress=plain", "-t", "broken", &ctxp], 1);
+        assert!(err.contains(at), "{df}: {err}");
+        assert!(err.contains(msg), "{df}: {err}");
+    }
+    let err = k.fails(["build", "--target", "nope", &ctxp], 1);
+    assert!(
+        err.contains("target stage \"nope\" could not be found"),
+        "{err}"
+    );
+    std::fs::write(ctx.path().join("Dockerfile"), cases[0].0).unwrap();
+    let run_fail = k.fails(["build", "--progress=plain", &ctxp], 1);
+    assert!(
+        printed(&run_fail, "output-before-failing"),
+        "the failing step's output is shown: {run_fail}"
+    );
+    assert_eq!(k.ok(["images", "-aq"]), images_before, "no image was made");
+    assert_store_sound(&k);
+}
+
+#[test]
+fn cache_mounts_survive_and_builder_prune_empties_the_cache() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("n", "1")]);
+    let df = "FROM busybox\nCOPY n /n\nRUN --mount=type=cache,target=/cache cat /n >> /cache/log && echo runs=$(wc -l < /cache/log)\n";
+    let first = build_text(&k, &["-t", "cm"], ctx.path(), df);
+    assert!(printed(&first, "runs=0"), "{first}");
+    std::fs::write(ctx.path().join("n"), "2\n").unwrap();
+    let second = build_text(&k, &["-t", "cm"], ctx.path(), df);
+    assert!(
+        printed(&second, "runs=1"),
+        "the cache directory survived: {second}"
+    );
+    // The cache mount is not in the image.
+    assert_eq!(
+        run_out(&k, &["cm", "sh", "-c", "ls /cache | wc -l"]).trim(),
+        "0"
+    );
+    let df_v = k.ok(["system", "df", "-v"]);
+    assert!(df_v.contains("exec.cachemount"), "{df_v}");
+    let summary = k.ok([
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Size}}",
+    ]);
+    let cache_row = summary
+        .lines()
+        .find(|l| l.starts_with("Build Cache"))
+        .unwrap()
+        .to_string();
+    assert_ne!(cache_row, "Build Cache 0 0B", "{summary}");
+    k.ok(["builder", "prune", "-a", "-f"]);
+    let summary = k.ok([
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Size}}",
+    ]);
+    assert!(summary.contains("Build Cache 0 0B"), "{summary}");
+    // The image itself is untouched, and a rebuild runs again from scratch.
+    assert_eq!(run_out(&k, &["cm", "cat", "/n"]), "2\n");
+    let third = build_text(&k, &["-t", "cm"], ctx.path(), df);
+    // The cache directory went with the prune: the log holds this run's line alone.
+    assert!(printed(&third, "runs=1"), "{third}");
+    assert_store_sound(&k);
+}
+
+#[test]
+fn source_date_epoch_rebuilds_are_identical_and_stages_run_in_parallel() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("f", "content")]);
+    let df = "FROM busybox AS a\nRUN sleep 1 && echo a > /a\nFROM busybox AS b\nRUN sleep 1 && echo b > /b\nFROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCOPY f /f\n";
+    let start = std::time::Instant::now();
+    build_text(
+        &k,
+        &["-t", "sde", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
+        ctx.path(),
+        df,
+    );
+    let took = start.elapsed();
+    let id1 = k.ok(["inspect", "-f", "{{.Id}} {{.Created}}", "sde"]);
+    assert!(id1.contains("2023-11-14T22:13:20Z"), "{id1}");
+    // Two one-second stages side by side take about one second, not two.
+    assert!(
+        took < std::time::Duration::from_millis(1900),
+        "stages a and b ran one after the other: {took:?}"
+    );
+    k.ok(["builder", "prune", "-a", "-f"]);
+    k.ok(["rmi", "sde"]);
+    build_text(
+        &k,
+        &["-t", "sde", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
+        ctx.path(),
+        df,
+    );
+    assert_eq!(k.ok(["inspect", "-f", "{{.Id}} {{.Created}}", "sde"]), id1);
+    assert_eq!(
+        run_out(&k, &["sde", "cat", "/a", "/b", "/f"]),
+        "a\nb\ncontent"
+    );
+}
