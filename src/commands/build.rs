@@ -20,21 +20,10 @@ fn is_tar(head: &[u8]) -> bool {
         || (head.len() >= 262 && &head[257..262] == b"ustar")
 }
 
-/// Unpacks a (possibly gzip'd) tar context into `dir`.
-fn unpack(data: Box<dyn Read>, dir: &Path) -> Result<(), CliError> {
-    let mut a = tar::Archive::new(data);
-    a.set_preserve_permissions(true);
-    a.unpack(dir)
+/// Unpacks a tar context (its first bytes already read into `head`) into `dir`.
+fn unpack(head: Vec<u8>, rest: impl Read, dir: &Path) -> Result<(), CliError> {
+    kujira_build::context::unpack_tar(std::io::Cursor::new(head).chain(rest), dir)
         .map_err(|e| CliError::new(1, format!("ERROR: unable to prepare context: {e}")))
-}
-
-fn reader_for(head: Vec<u8>, rest: Box<dyn Read>) -> Box<dyn Read> {
-    let r = std::io::Cursor::new(head.clone()).chain(rest);
-    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Box::new(flate2::read::GzDecoder::new(r))
-    } else {
-        Box::new(r)
-    }
 }
 
 fn read_head(r: &mut dyn Read) -> Result<Vec<u8>, CliError> {
@@ -124,7 +113,7 @@ pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
         let mut stdin = std::io::stdin().lock();
         let head = read_head(&mut stdin)?;
         if is_tar(&head) {
-            unpack(reader_for(head, Box::new(stdin)), scratch.path())?;
+            unpack(head, stdin, scratch.path())?;
         } else {
             let mut text = head;
             stdin
@@ -159,7 +148,7 @@ pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
                         format!("ERROR: unable to prepare context: {}: not a directory or a tar archive", args.context),
                     ));
                 }
-                unpack(reader_for(head, Box::new(f)), scratch.path())?;
+                unpack(head, f, scratch.path())?;
                 scratch.path().to_path_buf()
             }
             Err(_) => {

@@ -9,14 +9,8 @@ import tarfile
 import time
 
 import docker
+from checks import check
 from docker.errors import APIError, ImageNotFound, NotFound
-
-
-def check(name, cond, detail=""):
-    if not cond:
-        print(f"FAIL {name}: {detail}", flush=True)
-        sys.exit(1)
-    print(f"ok {name}", flush=True)
 
 
 client = docker.from_env(timeout=60)

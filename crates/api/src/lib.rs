@@ -4,6 +4,7 @@
 
 mod archive;
 mod attach;
+mod build;
 mod containers;
 mod create_body;
 mod error;
@@ -82,7 +83,8 @@ fn router(state: AppState) -> Router {
         .route("/networks/prune", post(prune::networks))
         .route("/networks", get(networks::list))
         .route("/networks/{id}", get(networks::inspect))
-        .route("/build/prune", post(prune::build))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))

@@ -1,5 +1,5 @@
-//! The prune endpoints: `/containers/prune`, `/images/prune`, `/networks/prune`,
-//! `/build/prune` (`/volumes/prune` is with the volumes).
+//! The prune endpoints: `/containers/prune`, `/images/prune`, `/networks/prune`
+//! (`/volumes/prune` is with the volumes, `/build/prune` with the builder).
 
 use axum::extract::{Query as Q, State};
 use axum::Json;
@@ -51,9 +51,4 @@ pub async fn images(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<V
 /// Only the predefined networks exist, and they are never pruned.
 pub async fn networks() -> Json<Value> {
     Json(json!({"NetworksDeleted": []}))
-}
-
-/// kujira keeps no build cache yet: nothing to reclaim.
-pub async fn build() -> Json<Value> {
-    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
 }

@@ -313,6 +313,32 @@ impl Context {
     }
 }
 
+/// Unpacks a tar stream, plain or gzip'd (told by its first bytes), into `dir`:
+/// a context sent as a tarball, or a local archive `ADD` extracts. Owners, modes
+/// and mtimes are kept; entries that would land outside `dir` are refused by `tar`.
+pub fn unpack_tar(mut input: impl Read, dir: &Path) -> std::io::Result<()> {
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < 2 {
+        match input.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let chained = std::io::Cursor::new(head[..n].to_vec()).chain(input);
+    let reader: Box<dyn Read> = if n == 2 && head == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(chained))
+    } else {
+        Box::new(chained)
+    };
+    let mut a = tar::Archive::new(reader);
+    a.set_preserve_permissions(true);
+    a.set_preserve_mtime(true);
+    a.set_preserve_ownerships(true);
+    a.set_overwrite(true);
+    a.unpack(dir)
+}
+
 fn join(base: &str, name: &str) -> String {
     if base.is_empty() {
         name.to_string()

@@ -86,7 +86,9 @@ pub fn apply(root: &Path, sources: &[Source], t: &Target) -> Result<(), String> 
                 if *extract && top.meta.is_file() && is_archive(&top.host) {
                     let dir =
                         rootfs::mkdir_all(root, &t.dest, t.owner).map_err(|e| err(&t.dest, e))?;
-                    unpack(&top.host, &dir).map_err(|e| err(name, e))?;
+                    std::fs::File::open(&top.host)
+                        .and_then(|f| crate::context::unpack_tar(f, &dir))
+                        .map_err(|e| err(name, e))?;
                     continue;
                 }
                 let base = if top.meta.is_dir() || !dest_is_dir {
@@ -218,24 +220,6 @@ fn is_archive(p: &Path) -> bool {
     };
     let n = f.read(&mut head).unwrap_or(0);
     (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) || (n >= 262 && &head[257..262] == b"ustar")
-}
-
-fn unpack(archive: &Path, dir: &Path) -> std::io::Result<()> {
-    let mut f = std::fs::File::open(archive)?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic)?;
-    let f = std::fs::File::open(archive)?;
-    let reader: Box<dyn Read> = if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else {
-        Box::new(f)
-    };
-    let mut a = tar::Archive::new(reader);
-    a.set_preserve_permissions(true);
-    a.set_preserve_mtime(true);
-    a.set_preserve_ownerships(true);
-    a.set_overwrite(true);
-    a.unpack(dir)
 }
 
 #[cfg(test)]
