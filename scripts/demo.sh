@@ -60,11 +60,31 @@ step "$KUJIRA" images
 step "$KUJIRA" system df
 step "$KUJIRA" system check
 
-# Containers from the pulled image: a web server on a published port, a
+# The tutorials' next lesson: a small web image built from a Dockerfile (a
+# multi-stage build over the pulled busybox, with a .dockerignore), its history,
+# and an unchanged rebuild that runs nothing.
+mkdir -p "$work/web"
+echo "Hello from kujira" > "$work/web/index.html"
+echo "secret" > "$work/web/notes.txt"
+printf 'notes.txt\n' > "$work/web/.dockerignore"
+cat > "$work/web/Dockerfile" <<'DOCKERFILE'
+FROM busybox AS builder
+COPY index.html /src/index.html
+RUN mkdir -p /www && cp /src/index.html /www/ && date -u +%Y > /www/built
+
+FROM busybox
+COPY --from=builder /www /www
+EXPOSE 80
+CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
+DOCKERFILE
+step "$KUJIRA" build --progress=plain -t myweb:v1 "$work/web"
+step "$KUJIRA" history myweb:v1
+step "$KUJIRA" build -q -t myweb:v1 "$work/web"
+
+# Containers from the built image: a web server on a published port, a
 # copy-on-write edit seen through it, and a throw-away shell command.
 PORT=${DEMO_PORT:-8001}
-step "$KUJIRA" run -d --name web1 -p "$PORT:80" busybox sh -c \
-    'mkdir -p /www && echo "Hello from kujira" > /www/index.html && exec httpd -f -p 80 -h /www'
+step "$KUJIRA" run -d --name web1 -p "$PORT:80" myweb:v1
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
 step curl -fsS "http://127.0.0.1:$PORT/"
 step "$KUJIRA" ps
@@ -74,6 +94,7 @@ step "$KUJIRA" diff web1
 step "$KUJIRA" run --rm busybox echo "hello from a throw-away container"
 step "$KUJIRA" rm -f web1
 step "$KUJIRA" ps -a
+step "$KUJIRA" builder prune -a -f
 step "$KUJIRA" system df
 echo
 echo "demo finished: the store is in $KUJIRA_ROOT (remove it with: rm -rf $KUJIRA_ROOT)"

@@ -494,6 +494,11 @@ fn cache_mounts_survive_and_builder_prune_empties_the_cache() {
     let third = build_text(&k, &["-t", "cm"], ctx.path(), df);
     // The cache directory went with the prune: the log holds this run's line alone.
     assert!(printed(&third, "runs=1"), "{third}");
+    // `system prune -a` takes the build cache with it, as Docker's does.
+    let pruned = k.ok(["system", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    let summary = k.ok(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(summary.contains("Build Cache 0"), "{summary}");
     assert_store_sound(&k);
 }
 

@@ -62,7 +62,14 @@ fn docker_build_uses_the_legacy_endpoint_and_matches_kujira_build() {
     // A failing RUN: its output, the legacy builder's message, its exit code.
     let err = s.docker_fails(["build", "-f", &format!("{dir}/Dockerfile.fail"), dir], 7);
     assert!(err.contains("returned a non-zero code: 7"), "{err}");
-    // builder prune through the API empties the cache.
+    // The cache shows in `docker system df`, and builder prune through the API
+    // empties it.
+    let before = s.docker_ok(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    let row = before
+        .lines()
+        .find(|l| l.starts_with("Build Cache"))
+        .unwrap_or_default();
+    assert_ne!(row, "Build Cache 0", "{before}");
     s.docker_ok(["builder", "prune", "-a", "-f"]);
     let df = k.ok(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
     assert!(df.contains("Build Cache 0"), "{df}");

@@ -43,6 +43,22 @@ pub fn prune(engine: &Engine, args: &SystemPruneArgs) -> Result<(), CliError> {
         reclaimed += bytes;
     }
     reclaimed += super::prune::prune_and_print(engine, args.all, &filters)?;
+    // Build cache last, as Docker: dangling records, or all of them with -a.
+    let cache = kujira_build::prune::prune(
+        engine,
+        &kujira_build::prune::PruneOptions {
+            all: args.all,
+            until: None,
+        },
+    )?;
+    if !cache.ids.is_empty() {
+        println!("Deleted build cache objects:");
+        for id in &cache.ids {
+            println!("{}", id.get(..25).unwrap_or(id));
+        }
+        println!();
+    }
+    reclaimed += cache.reclaimed;
     println!("Total reclaimed space: {}", human::size(reclaimed));
     Ok(())
 }

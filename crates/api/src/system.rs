@@ -89,12 +89,36 @@ pub async fn df(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
             doc
         })
         .collect();
+    let rfc = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    // The API's BuildCache records, as BuildKit's are listed.
+    let build_cache: Vec<serde_json::Value> = usage
+        .build_cache
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "ID": b.record.key.trim_start_matches("sha256:"),
+                "Parents": b.record.parent.iter().map(|p| p.trim_start_matches("sha256:")).collect::<Vec<_>>(),
+                "Type": b.record.kind,
+                "Description": b.record.description,
+                "InUse": false,
+                "Shared": b.shared,
+                "Size": b.record.size,
+                "CreatedAt": rfc(b.record.created_unix),
+                "LastUsedAt": rfc(b.record.last_used_unix),
+                "UsageCount": b.record.usage_count,
+            })
+        })
+        .collect();
     Ok(Json(serde_json::json!({
         "LayersSize": usage.layers_size,
         "Images": images,
         "Containers": containers,
         "Volumes": volumes,
-        "BuildCache": [],
+        "BuildCache": build_cache,
     })))
 }
 
