@@ -537,3 +537,254 @@ fn source_date_epoch_rebuilds_are_identical_and_stages_run_in_parallel() {
         "a\nb\ncontent"
     );
 }
+
+#[test]
+fn add_copy_flags_mounts_and_contexts_from_stdin_and_tarballs() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let ctxp = ctx.path().to_str().unwrap().to_string();
+    // A local tarball ADD extracts; a URL ADD downloads (from a loopback server) and
+    // checks --checksum.
+    let payload = tempfile::tempdir().unwrap();
+    write(payload.path(), &[("inner/one.txt", "one\n")]);
+    let tgz = ctx.path().join("bundle.tar.gz");
+    let st = std::process::Command::new("tar")
+        .args([
+            "-czf",
+            tgz.to_str().unwrap(),
+            "-C",
+            payload.path().to_str().unwrap(),
+            "inner",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let served = tempfile::tempdir().unwrap();
+    write(served.path(), &[("remote.txt", "from the server\n")]);
+    let port = kujira_test_support::container::free_port();
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(served.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/remote.txt");
+    kujira_test_support::container::wait_until(
+        "the file server",
+        std::time::Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    let sum = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(b"from the server\n"))
+    };
+    write(
+        ctx.path(),
+        &[("owned.txt", "mine\n"), ("token", "s3cret\n")],
+    );
+    let df = format!(
+        "FROM busybox\nADD bundle.tar.gz /opt/\nADD --checksum=sha256:{sum} {url} /remote/\nCOPY --chown=1000:1000 --chmod=640 owned.txt /owned.txt\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /seen-secret\nRUN --mount=type=bind,source=owned.txt,target=/mnt/o cp /mnt/o /bound.txt\n"
+    );
+    let secret = format!("id=tok,src={}", ctx.path().join("token").display());
+    let iid = ctx.path().join("iid");
+    build_text(
+        &k,
+        &[
+            "-t",
+            "flags",
+            "--secret",
+            &secret,
+            "--iidfile",
+            iid.to_str().unwrap(),
+            "--label",
+            "stage=test",
+        ],
+        ctx.path(),
+        &df,
+    );
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert_eq!(
+        k.ok(["inspect", "-f", "{{.Id}}", "flags"]).trim(),
+        id.trim()
+    );
+    assert_eq!(
+        k.ok([
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"stage\"}}",
+            "flags"
+        ])
+        .trim(),
+        "test"
+    );
+    assert_eq!(
+        run_out(&k, &["flags", "cat", "/opt/inner/one.txt"]),
+        "one\n"
+    );
+    assert_eq!(
+        run_out(&k, &["flags", "cat", "/remote/remote.txt"]),
+        "from the server\n"
+    );
+    assert_eq!(
+        run_out(
+            &k,
+            &["flags", "busybox", "stat", "-c", "%u:%g %a", "/owned.txt"]
+        ),
+        "1000:1000 640\n"
+    );
+    assert_eq!(
+        run_out(&k, &["flags", "cat", "/seen-secret", "/bound.txt"]),
+        "s3cret\nmine\n"
+    );
+    // The secret and the bind target are not in the image.
+    assert_eq!(
+        run_out(
+            &k,
+            &[
+                "flags",
+                "sh",
+                "-c",
+                "ls /run/secrets /mnt 2>/dev/null | wc -l"
+            ]
+        )
+        .trim(),
+        "0"
+    );
+    // A wrong checksum fails the ADD.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM busybox\nADD --checksum=sha256:{} {url} /r\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let err = k.fails(["build", &ctxp], 1);
+    assert!(err.contains("digest mismatch"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+    // A Dockerfile on stdin (no context), and a tarball as the context.
+    let out = k.with_stdin(
+        ["build", "-q", "-t", "fromstdin", "-"],
+        "FROM busybox\nRUN echo hi > /hi\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(run_out(&k, &["fromstdin", "cat", "/hi"]), "hi\n");
+    let ctx_tar = ctx.path().join("ctx.tar");
+    let tarred = tempfile::tempdir().unwrap();
+    write(
+        tarred.path(),
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY f /f\n"),
+            ("f", "tarred\n"),
+        ],
+    );
+    let st = std::process::Command::new("tar")
+        .args([
+            "-cf",
+            ctx_tar.to_str().unwrap(),
+            "-C",
+            tarred.path().to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    k.ok(["build", "-q", "-t", "fromtar", ctx_tar.to_str().unwrap()]);
+    assert_eq!(run_out(&k, &["fromtar", "cat", "/f"]), "tarred\n");
+    let piped = k.with_stdin(
+        ["build", "-q", "-t", "frompipe", "-"],
+        std::fs::read(&ctx_tar).unwrap(),
+    );
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert_eq!(run_out(&k, &["frompipe", "cat", "/f"]), "tarred\n");
+}
+
+#[test]
+fn a_build_killed_mid_step_leaves_nothing_the_next_command_does_not_clean() {
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("f", "x")]);
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nCOPY f /f\nRUN echo started && sleep 30\n",
+    )
+    .unwrap();
+    let mut child = k
+        .cmd([
+            "build",
+            "--progress=plain",
+            "-t",
+            "killed",
+            ctx.path().to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the RUN step's process is running, then kill the build.
+    let mut err = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        use std::io::Read;
+        let n = err.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "build ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let builder = child.id();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(builder as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let root = k.root().to_string_lossy().to_string();
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&root))
+            .count()
+    };
+    // The next prune cleans the killed build's scratch space and its mount.
+    k.ok(["image", "prune", "-f"]);
+    assert_eq!(mounted(), 0, "a step mount outlived the prune");
+    assert_store_sound(&k);
+    // The steps that finished are cached; the killed one reruns.
+    let again = build_text(
+        &k,
+        &["-t", "killed"],
+        ctx.path(),
+        "FROM busybox\nCOPY f /f\nRUN echo finished\n",
+    );
+    assert!(again.contains("CACHED"), "{again}");
+    assert!(printed(&again, "finished"), "{again}");
+    // The killed build's RUN process (its `sleep 30`) was killed by that build's
+    // successor, and its runtime state is gone.
+    let state = std::path::Path::new("/run/kujira/runtime/kujira");
+    let left: Vec<String> = std::fs::read_dir(state)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with(&format!("build-{builder}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "orphaned steps: {left:?}");
+}

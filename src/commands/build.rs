@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use kujira_build::{BuildError, BuildOptions, DockerfileSource, Plain, Quiet};
+use kujira_build::{BuildError, BuildOptions, DockerfileSource, Plain, Quiet, Tty};
 use kujira_engine::Engine;
 use kujira_runtime::NetworkMode;
 
@@ -220,11 +220,17 @@ pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
             format!("ERROR: invalid progress mode {}", args.progress),
         ));
     }
+    let tty = args.progress == "tty"
+        || (args.progress == "auto" && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = if quiet {
         kujira_build::build(engine, &opts, &Quiet)
+    } else if tty {
+        let view = Tty::new(std::io::stderr(), terminal_width());
+        let r = kujira_build::build(engine, &opts, &view);
+        view.finish();
+        r
     } else {
-        let stderr = std::io::stderr();
-        let plain = Plain::new(stderr);
+        let plain = Plain::new(std::io::stderr());
         plain_header();
         kujira_build::build(engine, &opts, &plain)
     };
@@ -265,6 +271,14 @@ pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
             Err(CliError::new(1, format!("ERROR: {message}")))
         }
     }
+}
+
+/// Standard error's terminal width (80 when it cannot be told).
+fn terminal_width() -> usize {
+    super::terminal::winsize(libc::STDERR_FILENO)
+        .map(|w| w.ws_col as usize)
+        .filter(|w| *w > 0)
+        .unwrap_or(80)
 }
 
 fn plain_header() {

@@ -32,14 +32,20 @@ impl Drop for RawTerminal {
     }
 }
 
-/// Gives terminal `to` the window size of terminal `from` (if it is one).
-fn copy_winsize(from: i32, to: i32) {
-    // SAFETY: ioctls on descriptors we hold, into a struct we own.
+/// The window size of terminal `fd`, if it is one.
+pub(crate) fn winsize(fd: i32) -> Option<libc::winsize> {
+    // SAFETY: an ioctl on a descriptor we hold, into a struct we own.
     unsafe {
         let mut ws: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_row > 0 {
-            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
-        }
+        (libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_row > 0).then_some(ws)
+    }
+}
+
+/// Gives terminal `to` the window size of terminal `from` (if it is one).
+fn copy_winsize(from: i32, to: i32) {
+    if let Some(ws) = winsize(from) {
+        // SAFETY: an ioctl on a descriptor we hold, from a struct we own.
+        unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
     }
 }
 

@@ -29,7 +29,7 @@ use kujira_reference::Reference;
 use kujira_runtime::NetworkMode;
 
 pub use error::BuildError;
-pub use progress::{Event, Plain, Progress, Quiet};
+pub use progress::{Event, Plain, Progress, Quiet, Tty};
 
 /// Where the Dockerfile comes from.
 #[derive(Debug, Clone)]

@@ -71,6 +71,8 @@ impl TmpArea {
                 continue;
             }
             if let Some(_held) = StoreLock::try_exclusive(&path.join(".lock"))? {
+                // A killed build leaves its step's overlay mounted here.
+                unmount_below(&path);
                 remove_tree(&path)?;
                 removed += 1;
             }
@@ -102,6 +104,26 @@ impl Drop for Inner {
         if let Some((p, _)) = self.mine.get() {
             let _ = remove_tree(p);
         }
+    }
+}
+
+/// Detaches every mount at or below `dir` (deepest first), so that removing the
+/// tree deletes the scratch files and never reaches through a mount.
+pub fn unmount_below(dir: &Path) {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.to_string_lossy().to_string();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        // mountinfo escapes spaces and the like as octal; scratch paths have none.
+        .filter(|p| *p == prefix || p.starts_with(&format!("{prefix}/")))
+        .map(str::to_string)
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
     }
 }
 

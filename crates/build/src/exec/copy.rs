@@ -101,13 +101,14 @@ pub fn apply(root: &Path, sources: &[Source], t: &Target) -> Result<(), String> 
                 } else {
                     base
                 };
+                let mut dirs = Dirs::default();
                 for e in entries {
                     let path = if e.rel.is_empty() {
                         base.clone()
                     } else {
                         format!("{}/{}", base.trim_end_matches('/'), e.rel)
                     };
-                    copy_entry(root, e, &path, t)?;
+                    copy_entry(root, &mut dirs, e, &path, t)?;
                 }
             }
         }
@@ -165,25 +166,73 @@ fn set_mtime(host: &Path, secs: i64, nanos: i64, nofollow: bool) -> std::io::Res
     .map_err(std::io::Error::from)
 }
 
-fn copy_entry(root: &Path, e: &SourceEntry, path: &str, t: &Target) -> Result<(), String> {
+/// Directories of the destination already resolved (container path → host path),
+/// so that a tree of thousands of files resolves each directory once, not each
+/// file's every component.
+#[derive(Default)]
+struct Dirs(std::collections::HashMap<String, PathBuf>);
+
+impl Dirs {
+    /// The host path for container path `path`: its parent resolved inside the
+    /// rootfs (and made) once, the last component joined as is — never followed,
+    /// since what is there gets replaced.
+    fn host_for(&mut self, root: &Path, path: &str) -> Result<PathBuf, String> {
+        let (parent, name) = match path.trim_end_matches('/').rsplit_once('/') {
+            Some(("", n)) => ("/", n),
+            Some((p, n)) => (p, n),
+            None => ("/", path),
+        };
+        let host_parent = match self.0.get(parent) {
+            Some(h) => h.clone(),
+            None => {
+                let h = rootfs::mkdir_all(root, parent, None).map_err(|e| err(parent, e))?;
+                self.0.insert(parent.to_string(), h.clone());
+                h
+            }
+        };
+        Ok(host_parent.join(name))
+    }
+}
+
+fn copy_entry(
+    root: &Path,
+    dirs: &mut Dirs,
+    e: &SourceEntry,
+    path: &str,
+    t: &Target,
+) -> Result<(), String> {
     let owner = t.owner.unwrap_or(if t.keep_owner {
         (e.meta.uid(), e.meta.gid())
     } else {
         (0, 0)
     });
     let ft = e.meta.file_type();
-    let mode = e.meta.permissions().mode() & 0o7777;
+    let mode = t.mode.unwrap_or(e.meta.permissions().mode() & 0o7777);
     if ft.is_dir() {
-        let host = rootfs::mkdir_all(root, path, None).map_err(|x| err(path, x))?;
+        let mut host = if path == "/" {
+            root.to_path_buf()
+        } else {
+            dirs.host_for(root, path)?
+        };
+        match std::fs::symlink_metadata(&host) {
+            Ok(m) if m.is_dir() => {}
+            // A link in the image: followed inside the rootfs, as Docker does.
+            Ok(m) if m.file_type().is_symlink() => {
+                host = rootfs::mkdir_all(root, path, None).map_err(|x| err(path, x))?;
+            }
+            Ok(_) => {
+                std::fs::remove_file(&host).map_err(|x| err(path, x))?;
+                std::fs::create_dir(&host).map_err(|x| err(path, x))?;
+            }
+            Err(_) => std::fs::create_dir(&host).map_err(|x| err(path, x))?,
+        }
         lchown(&host, Some(owner.0), Some(owner.1)).map_err(|x| err(path, x))?;
-        std::fs::set_permissions(
-            &host,
-            std::fs::Permissions::from_mode(t.mode.unwrap_or(mode)),
-        )
-        .map_err(|x| err(path, x))?;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode))
+            .map_err(|x| err(path, x))?;
+        dirs.0.insert(path.trim_end_matches('/').to_string(), host);
         return Ok(());
     }
-    let host = place(root, path, t)?;
+    let host = dirs.host_for(root, path)?;
     if let Ok(m) = std::fs::symlink_metadata(&host) {
         if m.is_dir() {
             std::fs::remove_dir_all(&host).map_err(|x| err(path, x))?;
@@ -202,14 +251,49 @@ fn copy_entry(root: &Path, e: &SourceEntry, path: &str, t: &Target) -> Result<()
         // Devices, fifos and sockets in a context are not copied (BuildKit skips them).
         return Ok(());
     }
-    std::fs::copy(&e.host, &host).map_err(|x| err(path, x))?;
-    lchown(&host, Some(owner.0), Some(owner.1)).map_err(|x| err(path, x))?;
-    std::fs::set_permissions(
-        &host,
-        std::fs::Permissions::from_mode(t.mode.unwrap_or(mode)),
+    copy_file(&e.host, &host, owner, mode, &e.meta).map_err(|x| err(path, x))
+}
+
+/// One file's bytes, owner, mode and mtime, all through the open descriptors (the
+/// overlay's paths are looked up once).
+fn copy_file(
+    src: &Path,
+    dst: &Path,
+    owner: (u32, u32),
+    mode: u32,
+    meta: &std::fs::Metadata,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut from = std::fs::File::open(src)?;
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dst)?;
+    // Small files are the rule in a context: one read, one write.
+    let mut buf = vec![0u8; (meta.len() as usize).clamp(1, 1 << 20)];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        to.write_all(&buf[..n])?;
+    }
+    std::os::unix::fs::fchown(&to, Some(owner.0), Some(owner.1))?;
+    to.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    let ts = rustix::fs::Timespec {
+        tv_sec: meta.mtime(),
+        tv_nsec: meta.mtime_nsec() as _,
+    };
+    rustix::fs::futimens(
+        &to,
+        &rustix::fs::Timestamps {
+            last_access: ts,
+            last_modification: ts,
+        },
     )
-    .map_err(|x| err(path, x))?;
-    set_mtime(&host, e.meta.mtime(), e.meta.mtime_nsec(), false).map_err(|x| err(path, x))
+    .map_err(std::io::Error::from)
 }
 
 /// A tar, plain or gzip'd, as `ADD` extracts (others are copied as files).

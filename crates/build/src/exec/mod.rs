@@ -62,7 +62,8 @@ thread_local! {
 }
 
 impl Shared<'_> {
-    /// This thread's engine over the build's store.
+    /// This thread's engine over the build's store (with relaxed durability: see
+    /// below).
     pub(crate) fn engine(&self) -> Result<std::rc::Rc<Engine>, BuildError> {
         ENGINE.with(|cell| {
             let mut c = cell.borrow_mut();
@@ -71,7 +72,12 @@ impl Shared<'_> {
                     return Ok(e.clone());
                 }
             }
-            let e = std::rc::Rc::new(Engine::open(&self.root)?);
+            let e = Engine::open(&self.root)?;
+            // A step's rows (cache records, its layer, use counts) need not be on
+            // disk at commit: a lost one is a cache miss, and the image that names a
+            // layer is registered by a fully durable transaction after a sync.
+            e.store.meta.relax_durability()?;
+            let e = std::rc::Rc::new(e);
             *c = Some((self.root.clone(), e.clone()));
             Ok(e)
         })
@@ -177,7 +183,9 @@ pub fn export(sh: &Shared<'_>, state: StageState, tags: &[Reference]) -> Result<
     let bytes = serde_json::to_vec(&doc)
         .map_err(|e| BuildError::Invalid(format!("writing the image config: {e}")))?;
     let layers: Vec<NewLayer> = state.layers.clone();
-    let registered = sh.engine()?.register_built(&bytes, layers, tags)?;
+    // Its own engine: the image row is written with full durability.
+    let engine = Engine::open(&sh.root)?;
+    let registered = engine.register_built(&bytes, layers, tags)?;
     sh.progress.event(Event::Status {
         vertex: v,
         text: &format!("writing image {} done", registered.id),

@@ -583,7 +583,7 @@ impl StageRun<'_, '_> {
             }
         }
         let result = (|| -> Result<CacheRecord, BuildError> {
-            let step = sh
+            let mut step = sh
                 .engine()?
                 .mount_step(&lower_dirs(&*sh.engine()?, &state.layers), points)?;
             let outcome = apply(sh, state, &step, v);
@@ -593,6 +593,7 @@ impl StageRun<'_, '_> {
             }
             let rec = new_record(sh, &k, &state.key, text);
             let upper = step.upper();
+            step.finish();
             let clamp = sh.epoch().map(|e| e.max(0) as u64);
             let r = sh
                 .engine()?

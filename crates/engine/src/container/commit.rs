@@ -82,7 +82,7 @@ impl Engine {
         let layer = self.with_rollback(|created| {
             let upper = self.container_paths(c.id()).upper();
             let mut layers = self.store.meta.image_layers(&base_id)?;
-            let layer = self.store_layer(created, &upper, &layers, None);
+            let layer = self.store_layer(created, &upper, &layers, None, false);
             if paused {
                 let _ = runtime.resume(c.id());
             }

@@ -28,6 +28,33 @@ const STEP_POINTS: &[(&str, bool)] = &[
     ("/etc/resolv.conf", true),
 ];
 
+/// How step processes are named in the built-in runtime's state: `build-PID-…`.
+const STEP_PREFIX: &str = "build-";
+
+/// Kills and deletes the step processes of builders that are gone (a `kujira build`
+/// killed mid-`RUN` leaves its step running), once per process.
+fn sweep_orphan_steps() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let rt = Embedded::new();
+        let Ok(entries) = std::fs::read_dir(rt.root()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(pid) = name
+                .strip_prefix(STEP_PREFIX)
+                .and_then(|r| r.split('-').next())
+            else {
+                continue;
+            };
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = rt.delete(&name, true);
+            }
+        }
+    });
+}
+
 /// A mounted step rootfs. Unmounted when dropped; the directory (with the upper
 /// layer) stays until [`StepRootfs::remove`].
 pub struct StepRootfs {
@@ -75,6 +102,11 @@ impl StepRootfs {
         }
     }
 
+    /// Unmounts the rootfs (its upper directory stays, to become the step's layer).
+    pub fn finish(&mut self) {
+        self.unmount();
+    }
+
     /// Unmounts and deletes the step's directory.
     pub fn remove(mut self) {
         self.unmount();
@@ -99,8 +131,13 @@ impl Engine {
         lowers: &[PathBuf],
         points: &[(String, bool)],
     ) -> Result<StepRootfs, EngineError> {
-        let id = random_id();
-        let dir = self.store.tmp.path(&format!("step-{}", &id[..12]))?;
+        sweep_orphan_steps();
+        // The builder's pid in the name: a step whose builder died is found by it.
+        let id = format!("{STEP_PREFIX}{}-{}", std::process::id(), &random_id()[..16]);
+        let dir = self
+            .store
+            .tmp
+            .path(&format!("step-{}", &id[id.len() - 12..]))?;
         let io = |e| EngineError::io(format!("creating {}", dir.display()), e);
         std::fs::create_dir_all(&dir).map_err(io)?;
         let init = dir.join("init");
@@ -134,8 +171,16 @@ impl Engine {
             .bundle
             .as_ref()
             .ok_or_else(|| EngineError::InvalidArgument("step rootfs not mounted".into()))?;
-        let mut binds =
-            self.write_etc_files(&step.dir, &step.id, "", p.network, &[], &Dns::default())?;
+        // A hostname of hex digits, as a container's (the id holds the builder's pid).
+        let hostname = random_id()[..12].to_string();
+        let mut binds = self.write_etc_files(
+            &step.dir,
+            &step.id,
+            &hostname,
+            p.network,
+            &[],
+            &Dns::default(),
+        )?;
         binds.extend(p.binds);
         let image = ImageRunConfig {
             env: p.env,
@@ -149,6 +194,7 @@ impl Engine {
             entrypoint: Some(Vec::new()),
             workdir: (!p.workdir.is_empty()).then_some(p.workdir),
             user: (!p.user.is_empty()).then_some(p.user),
+            hostname: Some(hostname),
             network: p.network,
             binds,
             tmpfs: p.tmpfs,

@@ -20,12 +20,17 @@ impl Engine {
     /// Writes `dir` (an overlay upper directory or a plain tree) as a layer on top of
     /// `parent` (bottom first): the tar blob, and the layer's directory extracted
     /// from it unless the store already has that chain.
+    ///
+    /// With `take`, `dir` itself (an unmounted overlay upper directory, already in
+    /// the layer store's format, on the store's filesystem) becomes the layer's
+    /// directory: one rename instead of extracting the tar just written.
     pub(crate) fn store_layer(
         &self,
         created: &Created,
         dir: &Path,
         parent: &[NewLayer],
         clamp: Option<u64>,
+        take: bool,
     ) -> Result<NewLayer, EngineError> {
         let mut blob = self.store.blobs.writer()?;
         let stats =
@@ -54,6 +59,19 @@ impl Engine {
         let _layer_lock = self.store.layers.lock(&chain_id)?;
         if self.store.meta.layer(&chain_id)?.is_none() || !self.store.layers.exists(&chain_id) {
             created.layer(&chain_id);
+            if take {
+                let work = self.store.tmp.path("step-layer")?;
+                std::fs::create_dir_all(&work)
+                    .map_err(|e| EngineError::io(format!("creating {}", work.display()), e))?;
+                let diff = work.join("diff");
+                std::fs::rename(dir, &diff)
+                    .map_err(|e| EngineError::io(format!("moving {}", dir.display()), e))?;
+                self.store.layers.install(&chain_id, &work)?;
+                self.store
+                    .meta
+                    .add_layer(&layer, parent.last().map(|l| &l.chain_id))?;
+                return Ok(layer);
+            }
             let file = self.store.blobs.open(&blob_digest)?;
             self.store.layers.create(&chain_id, |diff| {
                 extract_layer(
@@ -79,8 +97,9 @@ impl Engine {
         Ok(self.store.meta.cache_hit(key)?)
     }
 
-    /// Records a step's result: `dir`'s changes as a layer over `parent` (none when
-    /// `dir` is `None` or empty), and the record that names it.
+    /// Records a step's result: `dir`'s changes (an unmounted step upper directory,
+    /// taken as the layer's directory) as a layer over `parent` — none when `dir`
+    /// is `None` or empty — and the record that names it.
     pub fn cache_step(
         &self,
         mut rec: CacheRecord,
@@ -95,11 +114,10 @@ impl Engine {
                     .unwrap_or(false)
             });
             if let Some(d) = changed {
-                let layer = self.store_layer(created, d, parent, clamp)?;
+                let layer = self.store_layer(created, d, parent, clamp, true)?;
                 rec.size = layer.size;
                 rec.layer = Some(layer);
             }
-            self.store.sync()?;
             self.store
                 .meta
                 .add_cache_record(&rec, parent.last().map(|l| &l.chain_id))?;

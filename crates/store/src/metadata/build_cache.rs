@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use super::images::{layer_row, now_unix, sweep};
+use super::images::{boot_id, layer_row, now_unix, sweep};
 use super::{Metadata, NewLayer};
 use crate::{Digest, StoreError};
 
@@ -73,6 +73,12 @@ impl Metadata {
             Err(rusqlite::Error::InvalidColumnType(..)) => None,
             Err(e) => return Err(e.into()),
         };
+        // A layer written before a crash of the whole machine may be incomplete.
+        if let Some(l) = found.as_ref().and_then(|r| r.layer.as_ref()) {
+            if self.layer(&l.chain_id)?.is_none() {
+                return Ok(None);
+            }
+        }
         if found.is_some() {
             self.conn().execute(
                 "UPDATE build_cache SET last_used_unix = ?2, usage_count = usage_count + 1
@@ -83,8 +89,10 @@ impl Metadata {
         Ok(found)
     }
 
-    /// Records a step's result; its layer (already extracted into the layer store)
-    /// and blob rows are added in the same transaction when new.
+    /// Records a step's result; its layer (already in the layer store) and blob rows
+    /// are added in the same transaction when new. The layer counts as unflushed
+    /// (valid until a reboot) until an image registration syncs and claims it, so a
+    /// build does not pay a filesystem sync per step.
     pub fn add_cache_record(
         &self,
         rec: &CacheRecord,
@@ -98,13 +106,14 @@ impl Metadata {
             )?;
             tx.execute(
                 "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, tar_size, unsynced_boot)
-                 VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     l.chain_id.as_str(),
                     l.diff_id.as_str(),
                     parent_chain.map(|p| p.as_str()),
                     l.size as i64,
-                    l.tar_size as i64
+                    l.tar_size as i64,
+                    boot_id()
                 ],
             )?;
         }

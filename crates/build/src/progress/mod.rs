@@ -1,6 +1,8 @@
-//! What a build reports as it goes, and BuildKit's plain rendering of it (what
-//! `docker build --progress=plain` prints). The API server renders the same events
-//! as the legacy builder's JSON stream.
+//! What a build reports as it goes, and BuildKit's renderings of it: plain (what
+//! `docker build --progress=plain` prints) and the live terminal view. The API
+//! server renders the same events as the legacy builder's JSON stream.
+
+mod tty;
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -48,6 +50,8 @@ pub enum Event<'a> {
         cached: bool,
     },
 }
+
+pub use tty::Tty;
 
 /// Where events go.
 pub trait Progress: Sync {
