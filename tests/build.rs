@@ -788,3 +788,26 @@ fn a_build_killed_mid_step_leaves_nothing_the_next_command_does_not_clean() {
         .unwrap_or_default();
     assert!(left.is_empty(), "orphaned steps: {left:?}");
 }
+
+#[test]
+fn on_a_terminal_the_build_is_a_live_view() {
+    use kujira_test_support::container::Pty;
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo live-output && sleep 1\n",
+    )
+    .unwrap();
+    let mut pty = Pty::spawn(k.cmd(["build", "-t", "tty", ctx.path().to_str().unwrap()]));
+    let secs = std::time::Duration::from_secs(20);
+    // The header and the running step with its output, redrawn in place …
+    pty.expect("[+] Building", secs);
+    pty.expect("=> [2/2] RUN echo live-output && sleep 1", secs);
+    pty.expect("=> => # live-output", secs);
+    pty.expect("\x1b[2K", secs);
+    // … and the last frame says it finished.
+    pty.expect("FINISHED", secs);
+    assert_eq!(pty.wait(secs), 0);
+    assert_eq!(run_out(&k, &["tty", "true"]), "");
+}
