@@ -345,6 +345,19 @@ fn a_container_made_by_kujira_is_driven_by_docker() {
     .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/kujira/{id}/memory.max")))
     .unwrap();
     assert_eq!(limit.trim(), "67108864");
+    // The same through kujira's own `update`: the names back, the cgroup changed.
+    assert_eq!(
+        t.k.ok(["update", "-m", "96m", "--pids-limit", "200", "bykujira"]),
+        "bykujira\n"
+    );
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/kujira/{id}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/kujira/{id}/memory.max")))
+    .unwrap();
+    assert_eq!(limit.trim(), "100663296");
+    let err = t.k.fails(["update", "-m", "96m", "nosuchcontainer"], 1);
+    assert!(err.contains("No such container: nosuchcontainer"), "{err}");
     t.s.docker_ok(["update", "--restart", "no", "bykujira"]);
     assert_eq!(t.s.docker_ok(["stop", "-t", "1", "bykujira"]), "bykujira\n");
     assert_eq!(

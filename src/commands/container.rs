@@ -10,7 +10,7 @@ use kujira_engine::Engine;
 
 use crate::cli::{
     CommitArgs, ContainerPruneArgs, ContainersArgs, KillArgs, LogsArgs, OneContainerArgs, PortArgs,
-    RenameArgs, RmArgs, StopArgs, TopArgs,
+    RenameArgs, RmArgs, StopArgs, TopArgs, UpdateArgs,
 };
 use crate::error::CliError;
 use crate::format::human;
@@ -266,6 +266,42 @@ pub fn rename(engine: &Engine, args: &RenameArgs) -> Result<(), CliError> {
     let c = engine.find_container(&args.container)?;
     engine.rename_container(&c, &args.new_name)?;
     Ok(())
+}
+
+/// `update`: resources and restart policy of each container, as `docker update`:
+/// every container is tried, each name printed on success, the first error kept.
+pub fn update(engine: &Engine, args: &UpdateArgs) -> Result<(), CliError> {
+    use super::run::parse_bytes;
+    let bytes = |v: &Option<String>| -> Result<Option<i64>, CliError> {
+        match v.as_deref() {
+            Some("-1") => Ok(Some(-1)),
+            other => other.map(parse_bytes).transpose(),
+        }
+    };
+    let opts = kujira_engine::container::update::UpdateOptions {
+        memory: bytes(&args.memory)?,
+        memory_swap: bytes(&args.memory_swap)?,
+        memory_reservation: bytes(&args.memory_reservation)?,
+        nano_cpus: args.cpus.map(|c| (c * 1e9) as i64),
+        cpu_shares: args.cpu_shares,
+        pids_limit: args.pids_limit,
+        restart: args.restart.clone(),
+    };
+    let mut failed = None;
+    for name in &args.containers {
+        let r = engine
+            .find_container(name)
+            .and_then(|c| engine.update_container(&c, &opts));
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                let err = CliError::from(e);
+                eprintln!("{}", err.message);
+                failed = Some(CliError::silent(1));
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// `top`: the host's `ps` over the container's processes (those in its cgroup).

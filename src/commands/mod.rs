@@ -128,6 +128,10 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         | Command::Container {
             command: ContainerCommand::Rename(a),
         } => container::rename(&engine, &a),
+        Command::Update(a)
+        | Command::Container {
+            command: ContainerCommand::Update(a),
+        } => container::update(&engine, &a),
         Command::Top(a)
         | Command::Container {
             command: ContainerCommand::Top(a),
