@@ -44,6 +44,15 @@ impl Drop for Setup {
     }
 }
 
+/// A container's memory limit as its cgroup (v1 or v2) holds it.
+fn memory_limit(id: &str) -> String {
+    std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/kujira/{id}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/kujira/{id}/memory.max")))
+    .unwrap()
+}
+
 fn lines(s: &str) -> Vec<&str> {
     s.lines().collect()
 }
@@ -339,22 +348,14 @@ fn a_container_made_by_kujira_is_driven_by_docker() {
         ]),
         "67108864 always\n"
     );
-    let limit = std::fs::read_to_string(format!(
-        "/sys/fs/cgroup/memory/kujira/{id}/memory.limit_in_bytes"
-    ))
-    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/kujira/{id}/memory.max")))
-    .unwrap();
+    let limit = memory_limit(id);
     assert_eq!(limit.trim(), "67108864");
     // The same through kujira's own `update`: the names back, the cgroup changed.
     assert_eq!(
         t.k.ok(["update", "-m", "96m", "--pids-limit", "200", "bykujira"]),
         "bykujira\n"
     );
-    let limit = std::fs::read_to_string(format!(
-        "/sys/fs/cgroup/memory/kujira/{id}/memory.limit_in_bytes"
-    ))
-    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/kujira/{id}/memory.max")))
-    .unwrap();
+    let limit = memory_limit(id);
     assert_eq!(limit.trim(), "100663296");
     let err = t.k.fails(["update", "-m", "96m", "nosuchcontainer"], 1);
     assert!(err.contains("No such container: nosuchcontainer"), "{err}");
