@@ -811,3 +811,55 @@ fn on_a_terminal_the_build_is_a_live_view() {
     assert_eq!(pty.wait(secs), 0);
     assert_eq!(run_out(&k, &["tty", "true"]), "");
 }
+
+#[test]
+fn a_changed_file_is_written_and_the_unchanged_ones_are_linked_from_the_last_layer() {
+    use std::os::unix::fs::MetadataExt;
+    let k = with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            ("src/one", "1\n"),
+            ("src/two", "2\n"),
+            ("src/sub/three", "3\n"),
+        ],
+    );
+    let df = "FROM busybox\nCOPY src /app/src\n";
+    build_text(&k, &["-t", "linked"], ctx.path(), df);
+    std::fs::write(ctx.path().join("src/two"), "changed\n").unwrap();
+    build_text(&k, &["-t", "linked"], ctx.path(), df);
+    assert_eq!(
+        run_out(
+            &k,
+            &[
+                "linked",
+                "cat",
+                "/app/src/one",
+                "/app/src/two",
+                "/app/src/sub/three"
+            ]
+        ),
+        "1\nchanged\n3\n"
+    );
+    // In the store: `one` and `three` are one inode in both layers, `two` is not.
+    let mut links = std::collections::BTreeMap::new();
+    for layer in std::fs::read_dir(k.root().join("layers"))
+        .unwrap()
+        .flatten()
+    {
+        for name in ["one", "two", "sub/three"] {
+            let p = layer.path().join("diff/app/src").join(name);
+            if let Ok(m) = std::fs::metadata(&p) {
+                links.entry(name).or_insert_with(Vec::new).push(m.ino());
+            }
+        }
+    }
+    let same = |n: &str| links[n].len() == 2 && links[n][0] == links[n][1];
+    assert!(same("one") && same("sub/three"), "{links:?}");
+    assert!(links["two"].len() == 2 && !same("two"), "{links:?}");
+    // Removing the first image and pruning leaves the second whole.
+    k.ok(["builder", "prune", "-a", "-f"]);
+    assert_eq!(run_out(&k, &["linked", "cat", "/app/src/one"]), "1\n");
+    assert_store_sound(&k);
+}

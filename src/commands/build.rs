@@ -226,7 +226,18 @@ pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
         kujira_build::build(engine, &opts, &Quiet)
     } else if tty {
         let view = Tty::new(std::io::stderr(), terminal_width());
-        let r = kujira_build::build(engine, &opts, &view);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let r = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    view.tick();
+                }
+            });
+            let r = kujira_build::build(engine, &opts, &view);
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            r
+        });
         view.finish();
         r
     } else {

@@ -43,6 +43,68 @@ pub struct Target {
     pub mode: Option<u32>,
     /// Keep the source's owners (`--from`); else root's.
     pub keep_owner: bool,
+    /// A layer of this same step's last run: a file found there unchanged (same
+    /// bytes, mode, owner and mtime) is hard-linked rather than written anew.
+    pub link_from: Option<PathBuf>,
+}
+
+/// A parent directory of the destination as the image has it, to be made in the
+/// step's upper directory as overlayfs's copy-up would.
+pub struct Parent {
+    path: String,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// When the destination is not in the image (nothing there, no symlink on the way
+/// to it) and every source is a tree of plain entries, nothing written can shadow
+/// or replace anything below: the copy can go straight into the step's upper
+/// directory. Returns the destination's existing parents for that (from `root`, the
+/// merged view), or `None` when the copy must go through the overlay.
+pub fn direct_parents(root: &Path, sources: &[Source], t: &Target) -> Option<Vec<Parent>> {
+    let extracting = sources
+        .iter()
+        .any(|s| matches!(s, Source::Tree { extract: true, .. }));
+    if extracting || t.dest.trim_matches('/').is_empty() {
+        return None;
+    }
+    let dest = t.dest.trim_end_matches('/');
+    if std::fs::symlink_metadata(root.join(dest.trim_start_matches('/'))).is_ok() {
+        return None;
+    }
+    let mut parents = Vec::new();
+    let mut at = String::new();
+    let parts: Vec<&str> = dest.split('/').filter(|p| !p.is_empty()).collect();
+    for part in &parts[..parts.len() - 1] {
+        at.push('/');
+        at.push_str(part);
+        match std::fs::symlink_metadata(root.join(at.trim_start_matches('/'))) {
+            Ok(m) if m.is_dir() => parents.push(Parent {
+                path: at.clone(),
+                mode: m.permissions().mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+            }),
+            Ok(_) => return None,
+            Err(_) => break,
+        }
+    }
+    Some(parents)
+}
+
+/// Makes `parents` in `upper` with the image's modes and owners.
+pub fn make_parents(upper: &Path, parents: &[Parent]) -> Result<(), String> {
+    for p in parents {
+        let host = upper.join(p.path.trim_start_matches('/'));
+        if std::fs::symlink_metadata(&host).is_err() {
+            std::fs::create_dir(&host).map_err(|e| err(&p.path, e))?;
+        }
+        lchown(&host, Some(p.uid), Some(p.gid)).map_err(|e| err(&p.path, e))?;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(p.mode))
+            .map_err(|e| err(&p.path, e))?;
+    }
+    Ok(())
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -251,7 +313,40 @@ fn copy_entry(
         // Devices, fifos and sockets in a context are not copied (BuildKit skips them).
         return Ok(());
     }
+    if let Some(prev) = &t.link_from {
+        let candidate = prev.join(path.trim_start_matches('/'));
+        if unchanged(&candidate, &e.host, owner, mode, &e.meta)
+            && std::fs::hard_link(&candidate, &host).is_ok()
+        {
+            return Ok(());
+        }
+    }
     copy_file(&e.host, &host, owner, mode, &e.meta).map_err(|x| err(path, x))
+}
+
+/// Whether `old` (a file of an earlier layer) is what copying `src` would make:
+/// same owner, mode, mtime, size and bytes.
+fn unchanged(
+    old: &Path,
+    src: &Path,
+    owner: (u32, u32),
+    mode: u32,
+    meta: &std::fs::Metadata,
+) -> bool {
+    let Ok(o) = std::fs::symlink_metadata(old) else {
+        return false;
+    };
+    let same_meta = o.is_file()
+        && o.len() == meta.len()
+        && (o.uid(), o.gid()) == owner
+        && o.permissions().mode() & 0o7777 == mode
+        && o.mtime() == meta.mtime()
+        && o.mtime_nsec() == meta.mtime_nsec();
+    same_meta
+        && matches!(
+            (std::fs::read(old), std::fs::read(src)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// One file's bytes, owner, mode and mtime, all through the open descriptors (the
@@ -337,6 +432,7 @@ mod tests {
             owner: Some((5, 6)),
             mode: None,
             keep_owner: false,
+            link_from: None,
         };
         let tree = Source::Tree {
             name: "src".into(),
@@ -367,6 +463,7 @@ mod tests {
             owner: None,
             mode: Some(0o600),
             keep_owner: false,
+            link_from: None,
         };
         apply(root.path(), &[bytes], &t).unwrap();
         let m = std::fs::metadata(root.path().join("etc/f")).unwrap();

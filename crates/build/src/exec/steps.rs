@@ -562,7 +562,7 @@ impl StageRun<'_, '_> {
         created_by: &str,
         k: String,
         points: &[(String, bool)],
-        apply: impl FnOnce(&Shared<'_>, &StageState, &StepRootfs, usize) -> Result<(), String>,
+        apply: impl FnOnce(&Shared<'_>, &StageState, &mut StepRootfs, usize) -> Result<(), String>,
     ) -> Result<(), BuildError> {
         let sh = self.sh;
         let v = sh.vertices.next();
@@ -586,7 +586,7 @@ impl StageRun<'_, '_> {
             let mut step = sh
                 .engine()?
                 .mount_step(&lower_dirs(&*sh.engine()?, &state.layers), points)?;
-            let outcome = apply(sh, state, &step, v);
+            let outcome = apply(sh, state, &mut step, v);
             if let Err(m) = outcome {
                 step.remove();
                 return Err(self.fail(l, m));
@@ -1034,6 +1034,7 @@ impl StageRun<'_, '_> {
         let label = self.label();
         let ctx = sh.ctx;
         let lex_fail = |m: String| m;
+        let predecessor = sh.engine()?.cache_predecessor_dir(&state.key, text)?;
         self.fs_step_with(
             state,
             l,
@@ -1111,12 +1112,26 @@ impl StageRun<'_, '_> {
                         }
                     }
                 }
-                let target = copy::Target {
+                let mut target = copy::Target {
                     dest: dest_abs.clone(),
                     owner,
                     mode: chmod,
                     keep_owner: from.is_some(),
+                    link_from: None,
                 };
+                // Into a destination the image does not have, the files go straight
+                // into the step's upper directory (the overlay unmounted), and those
+                // unchanged since this step last ran are hard links to its layer.
+                if let Some(parents) = copy::direct_parents(&root, &sources, &target) {
+                    step.finish();
+                    let upper = step.upper();
+                    copy::make_parents(&upper, &parents)?;
+                    target.link_from = predecessor.clone();
+                    let r = copy::apply(&upper, &sources, &target);
+                    // The other stages' views the sources are read from go last.
+                    drop(views);
+                    return r;
+                }
                 let r = copy::apply(&root, &sources, &target);
                 drop(views);
                 r

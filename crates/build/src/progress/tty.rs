@@ -112,6 +112,16 @@ impl<W: Write + Send> Tty<W> {
         let _ = st.out.flush();
     }
 
+    /// Redraws now: the caller's clock (every 100 ms or so) keeps the times moving
+    /// and shows output that arrived between throttled frames.
+    pub fn tick(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            if !st.vertices.is_empty() {
+                self.draw(&mut st, false);
+            }
+        }
+    }
+
     /// The last frame, with every step's final state.
     pub fn finish(&self) {
         if let Ok(mut st) = self.state.lock() {

@@ -153,6 +153,22 @@ impl Engine {
         Ok(registered)
     }
 
+    /// The directory of the layer this step (same parent key, same instruction)
+    /// made the last time it ran with other inputs, for unchanged files to be
+    /// linked from.
+    pub fn cache_predecessor_dir(
+        &self,
+        parent: &str,
+        description: &str,
+    ) -> Result<Option<std::path::PathBuf>, EngineError> {
+        Ok(self
+            .store
+            .meta
+            .cache_predecessor(parent, description)?
+            .and_then(|r| r.layer)
+            .map(|l| self.store.layers.diff_dir(&l.chain_id)))
+    }
+
     /// The build cache, oldest first.
     pub fn cache_records(&self) -> Result<Vec<CacheRecord>, EngineError> {
         Ok(self.store.meta.cache_records()?)

@@ -139,6 +139,31 @@ impl Metadata {
         Ok(())
     }
 
+    /// The newest record with a layer of the same step (same parent, same
+    /// instruction) but other inputs: what this step made the last time it ran.
+    pub fn cache_predecessor(
+        &self,
+        parent: &str,
+        description: &str,
+    ) -> Result<Option<CacheRecord>, StoreError> {
+        let found = self
+            .conn()
+            .query_row(
+                &select(
+                    "WHERE c.parent = ?1 AND c.description = ?2 AND c.chain_id IS NOT NULL
+                     ORDER BY c.created_unix DESC LIMIT 1",
+                ),
+                [parent, description],
+                record,
+            )
+            .optional();
+        match found {
+            Ok(f) => Ok(f),
+            Err(rusqlite::Error::InvalidColumnType(..)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every record, oldest first.
     pub fn cache_records(&self) -> Result<Vec<CacheRecord>, StoreError> {
         let mut st = self
