@@ -113,7 +113,11 @@ pub fn cached(filter: &LinuxSeccomp, dir: &Path) -> Result<Vec<u8>, RuntimeError
     }
     let bytes = compile(filter)?;
     std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("creating", dir, e))?;
-    let tmp = dir.join(format!(".{digest}.{}", std::process::id()));
+    // Unique per writer: threads of one process (parallel build stages, the API
+    // server's requests) compile the same filter at once.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{digest}.{}.{seq}", std::process::id()));
     std::fs::write(&tmp, &bytes).map_err(|e| RuntimeError::io("writing", &tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| RuntimeError::io("writing", &path, e))?;
     Ok(bytes)
@@ -168,5 +172,16 @@ mod tests {
         let other = Seccomp::Default.filter(&more).unwrap().unwrap();
         assert_ne!(cached(&other, dir.path()).unwrap(), bpf);
         assert!(!annotation_value(&bpf).is_empty());
+        // Threads of one process caching the same filter at once all get it.
+        let fresh = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| cached(&filter, fresh.path())))
+                .collect();
+            for h in handles {
+                assert_eq!(h.join().unwrap().unwrap(), bpf);
+            }
+        });
+        assert_eq!(std::fs::read_dir(fresh.path()).unwrap().count(), 1);
     }
 }
