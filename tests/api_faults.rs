@@ -683,3 +683,41 @@ fn x_registry_auth_carries_credentials_for_one_push_and_pull() {
     );
     assert_nothing_left(&k);
 }
+
+/// The server's children in state Z (exited, not yet waited for).
+fn zombie_children(pid: u32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // Fields after the command name: state, ppid, …
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.len() > 2 && f[0] == "Z" && f[1] == pid.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn monitors_of_detached_containers_are_reaped_by_the_server() {
+    let (k, s) = with_busybox();
+    for _ in 0..3 {
+        s.docker_ok(["run", "-d", "busybox", "true"]);
+    }
+    wait_until("the containers to exit", Duration::from_secs(10), || {
+        k.ok(["ps", "-q"]).trim().is_empty()
+    });
+    wait_until("no zombie monitors", Duration::from_secs(5), || {
+        zombie_children(s.pid()).is_empty()
+    });
+    // A second round after the first: still none (they are reaped as they end).
+    s.docker_ok(["run", "-d", "busybox", "true"]);
+    wait_until("the container to exit", Duration::from_secs(10), || {
+        k.ok(["ps", "-q"]).trim().is_empty()
+    });
+    wait_until("no zombie monitors", Duration::from_secs(5), || {
+        zombie_children(s.pid()).is_empty()
+    });
+    k.ok(["container", "prune", "-f"]);
+}

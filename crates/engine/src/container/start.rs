@@ -164,8 +164,15 @@ impl Engine {
                 sync: Some(reader),
             })
         } else {
-            // The monitor lives on in its own session; it is not waited for.
-            drop(child);
+            // The monitor lives on in its own session. A short-lived CLI exits and
+            // init adopts it; a long-lived process (the API server) must reap it
+            // when it ends, or it stays a zombie that still answers kill(pid, 0).
+            let _ = std::thread::Builder::new()
+                .name("monitor-reaper".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let _ = child.wait();
+                });
             Ok(Started {
                 monitor: None,
                 sync: None,
