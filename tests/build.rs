@@ -299,6 +299,9 @@ EOT
 COPY <<EOF /etc/motd
 motd for ${WHO}
 EOF
+RUN cat <<'END' | sh > /from-pipe
+echo "piped $0"
+END
 LABEL org.example.who=$WHO maintainer="a b"
 EXPOSE 8080 53/udp
 VOLUME /data
@@ -337,6 +340,11 @@ RUN echo other-ran
     assert_eq!(
         run_out(&k, &["--entrypoint", "cat", "meta", "/etc/motd"]),
         "motd for kujira\n"
+    );
+    // A heredoc after the command, feeding a pipeline.
+    assert_eq!(
+        run_out(&k, &["--entrypoint", "cat", "meta", "/from-pipe"]),
+        "piped sh\n"
     );
     let f = |t: &str| k.ok(["inspect", "-f", t, "meta"]).trim().to_string();
     assert_eq!(f("{{index .Config.Labels \"org.example.who\"}}"), "kujira");

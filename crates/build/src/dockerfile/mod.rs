@@ -283,7 +283,8 @@ fn convert(i: &pd::Instruction<'_>, text: &str, escape: char) -> Result<Inst, St
 
 /// Parses a Dockerfile; errors name the line and column.
 pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
-    let parsed = pd::parse(text).map_err(|e| BuildError::Parse {
+    let moved = move_heredoc_markers(text);
+    let parsed = pd::parse(&moved).map_err(|e| BuildError::Parse {
         line: e.line(),
         column: e.column(),
         message: first_line(&e.to_string()),
@@ -302,11 +303,11 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
     };
     let starts: Vec<usize> = parsed.instructions.iter().map(keyword_start).collect();
     for (n, i) in parsed.instructions.iter().enumerate() {
-        let line = line_of(text, starts[n]);
+        let line = line_of(&moved, starts[n]);
         let end_line = starts
             .get(n + 1)
-            .map(|s| line_of(text, *s).saturating_sub(1).max(line))
-            .unwrap_or_else(|| line_of(text, text.trim_end().len()));
+            .map(|s| line_of(&moved, *s).saturating_sub(1).max(line))
+            .unwrap_or_else(|| line_of(&moved, moved.trim_end().len()));
         if let pd::Instruction::From(f) = i {
             let platform = f
                 .options
@@ -325,7 +326,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
             });
             continue;
         }
-        let inst = convert(i, text, escape).map_err(|message| BuildError::Parse {
+        let inst = convert(i, &moved, escape).map_err(|message| BuildError::Parse {
             line,
             column: 1,
             message,
@@ -355,6 +356,77 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
         });
     }
     Ok(out)
+}
+
+/// Where a moved heredoc marker stood in a `RUN` command (a private-use character
+/// no Dockerfile holds): the executor puts the heredoc back there.
+pub const HEREDOC_MARK: char = '\u{E000}';
+
+/// The parser takes a heredoc only where it opens the command (`RUN <<EOF cmd`);
+/// Dockerfiles put it anywhere (`RUN cat <<EOF > /f`). A single-line `RUN` with one
+/// marker later on is rewritten to open with it, its place kept as
+/// [`HEREDOC_MARK`]; lines (and so line numbers) stay as they were.
+fn move_heredoc_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        out.push_str(&move_marker(line).unwrap_or_else(|| line.to_string()));
+    }
+    out
+}
+
+fn move_marker(line: &str) -> Option<String> {
+    let body = line.trim_end_matches(['\n', '\r']);
+    let ending = &line[body.len()..];
+    let indent = body.len() - body.trim_start().len();
+    let rest = body.trim_start();
+    if rest.len() < 4
+        || !rest[..3].eq_ignore_ascii_case("RUN")
+        || !rest[3..].starts_with([' ', '\t'])
+    {
+        return None;
+    }
+    let mut cmd = rest[3..].trim_start();
+    let mut flags = String::new();
+    while let Some(f) = cmd.strip_prefix("--") {
+        let end = f.find([' ', '\t']).unwrap_or(f.len());
+        flags.push_str(&cmd[..end + 2]);
+        flags.push(' ');
+        cmd = f[end..].trim_start();
+    }
+    if cmd.starts_with("<<") || cmd.starts_with('[') || body.ends_with('\\') {
+        return None;
+    }
+    // Exactly one marker, outside quotes: `<<` or `<<-`, an optionally quoted word.
+    let at = cmd.find("<<")?;
+    if cmd[at + 2..].contains("<<") || cmd[..at].matches(['"', '\'']).count() % 2 == 1 {
+        return None;
+    }
+    let after = &cmd[at + 2..];
+    let dash = after.starts_with('-');
+    let after = after.strip_prefix('-').unwrap_or(after);
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'');
+    let word_start = usize::from(quote.is_some());
+    let word: String = after[word_start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if word.is_empty() {
+        return None;
+    }
+    let mut marker_len = 2 + usize::from(dash) + word_start + word.len();
+    if let Some(q) = quote {
+        if !after[word_start + word.len()..].starts_with(q) {
+            return None;
+        }
+        marker_len += 1;
+    }
+    let marker = &cmd[at..at + marker_len];
+    let command = format!("{}{HEREDOC_MARK}{}", &cmd[..at], &cmd[at + marker_len..]);
+    Some(format!(
+        "{}RUN {flags}{marker} {}{ending}",
+        &body[..indent],
+        command.trim()
+    ))
 }
 
 /// Parses one `ONBUILD` trigger (as stored in an image config).
@@ -427,6 +499,30 @@ mod tests {
             parse("RUN true\n"),
             Err(BuildError::Parse { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_heredoc_after_the_command_keeps_its_place() {
+        let df = parse("FROM x\nRUN cat <<EOF | sh > /out\necho hi\nEOF\nRUN true\n").unwrap();
+        match &df.stages[0].steps[0].inst {
+            Inst::Run {
+                cmd: CommandForm::Shell(cmd),
+                heredocs,
+                ..
+            } => {
+                assert_eq!(cmd.trim(), format!("cat {HEREDOC_MARK} | sh > /out"));
+                assert_eq!(heredocs[0].content, "echo hi\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Line numbers are the file's.
+        assert_eq!(df.stages[0].steps[1].line, 5);
+        assert!(df.text.contains("RUN cat <<EOF | sh"));
+        assert_eq!(
+            move_marker("RUN --mount=type=cache,target=/c cat <<'X' >f\n").unwrap(),
+            format!("RUN --mount=type=cache,target=/c <<'X' cat {HEREDOC_MARK} >f\n")
+        );
+        assert!(move_marker("RUN echo '<<EOF'\n").is_none());
     }
 
     #[test]

@@ -651,12 +651,19 @@ impl StageRun<'_, '_> {
                 let script = match heredocs.first() {
                     Some(h) if s.trim().is_empty() => h.content.clone(),
                     Some(h) => {
+                        // The shell reads the heredoc itself, where the file put it.
                         let delim = if h.expand {
-                            "KUJIRA_EOF"
+                            "<<KUJIRA_EOF"
                         } else {
-                            "'KUJIRA_EOF'"
+                            "<<'KUJIRA_EOF'"
                         };
-                        format!("{} <<{delim}\n{}KUJIRA_EOF\n", s.trim(), h.content)
+                        let mark = crate::dockerfile::HEREDOC_MARK;
+                        let line = if s.contains(mark) {
+                            s.trim().replace(mark, delim)
+                        } else {
+                            format!("{} {delim}", s.trim())
+                        };
+                        format!("{line}\n{}KUJIRA_EOF\n", h.content)
                     }
                     None => s.clone(),
                 };
