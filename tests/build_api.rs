@@ -26,6 +26,12 @@ fn docker_build_uses_the_legacy_endpoint_and_matches_kujira_build() {
     let dir = ctx.path().to_str().unwrap();
     let out = s.docker_ok(["build", "-t", "viacli", "--build-arg", "WHO=cli", dir]);
     assert!(out.contains("Step 1/8 : FROM busybox AS base"), "{out}");
+    // The legacy builder's steps come in order, one stage after the other.
+    let steps: Vec<usize> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("Step ")?.split('/').next()?.parse().ok())
+        .collect();
+    assert_eq!(steps, (1..=8).collect::<Vec<_>>(), "{out}");
     assert!(out.contains("building for cli"), "{out}");
     assert!(out.contains("Successfully tagged viacli:latest"), "{out}");
     assert_eq!(s.docker_ok(["run", "--rm", "viacli"]), "hello cli\n");

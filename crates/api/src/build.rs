@@ -23,6 +23,12 @@ use crate::{ApiError, AppState};
 struct Legacy<'a>(&'a Progress);
 
 impl kujira_build::Progress for Legacy<'_> {
+    /// dockerd's legacy builder runs the stages in order; its clients read the
+    /// stream that way.
+    fn sequential(&self) -> bool {
+        true
+    }
+
     fn event(&self, e: Event<'_>) {
         match e {
             Event::Step { step, total, text } => self

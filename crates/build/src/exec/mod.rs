@@ -137,6 +137,14 @@ pub(crate) fn key(parent: &str, parts: &[&str]) -> String {
 
 /// Runs every needed stage and returns the target's final state.
 pub fn run_stages(sh: &Shared<'_>) -> Result<Arc<StageState>, BuildError> {
+    if sh.progress.sequential() {
+        // One stage after the other, in file order (dependencies come first).
+        for &i in &sh.plan.needed {
+            let state = steps::run_stage(sh, i)?;
+            sh.publish(i, Ok(Arc::new(state)));
+        }
+        return sh.stage_result(sh.plan.target);
+    }
     let errors: Mutex<Vec<(usize, BuildError)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for &i in &sh.plan.needed {

@@ -56,6 +56,13 @@ pub use tty::Tty;
 /// Where events go.
 pub trait Progress: Sync {
     fn event(&self, e: Event<'_>);
+
+    /// A rendering that numbers steps in one sequence (the legacy builder's
+    /// `Step N/M`) reads wrong when stages interleave: it asks for one stage at a
+    /// time.
+    fn sequential(&self) -> bool {
+        false
+    }
 }
 
 /// Discards everything (`-q`).
