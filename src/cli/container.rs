@@ -2,9 +2,34 @@
 
 use clap::{ArgAction, Args, Subcommand};
 
+/// The resource limits `run`/`create` and `update` share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ResourceFlags {
+    /// Memory limit
+    #[arg(short, long, value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long, value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal")]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "int")]
+    pub cpu_shares: Option<u64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+}
+
 /// `create` and `run` share these.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CreateFlags {
+    #[command(flatten)]
+    pub resources: ResourceFlags,
     /// Assign a name to the container
     #[arg(long, value_name = "string")]
     pub name: Option<String>,
@@ -47,15 +72,6 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
-    /// Memory limit
-    #[arg(short, long, value_name = "bytes")]
-    pub memory: Option<String>,
-    /// Number of CPUs
-    #[arg(long, value_name = "decimal")]
-    pub cpus: Option<f64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long, value_name = "int", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
     /// Restart policy to apply when a container exits
     #[arg(long, default_value = "no", value_name = "string")]
     pub restart: String,
@@ -128,15 +144,6 @@ pub struct CreateFlags {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long, value_name = "list")]
     pub add_host: Vec<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long, value_name = "bytes", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long, value_name = "bytes")]
-    pub memory_reservation: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long, value_name = "int")]
-    pub cpu_shares: Option<u64>,
     /// Tune host's OOM preferences (-1000 to 1000)
     #[arg(long, value_name = "int", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
@@ -412,24 +419,8 @@ pub struct PortArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit
-    #[arg(short, long, value_name = "bytes")]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long, value_name = "bytes", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long, value_name = "bytes")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long, value_name = "decimal")]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long, value_name = "int")]
-    pub cpu_shares: Option<u64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long, value_name = "int", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceFlags,
     /// Restart policy to apply when a container exits
     #[arg(long, value_name = "string")]
     pub restart: Option<String>,

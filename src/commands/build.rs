@@ -49,7 +49,9 @@ fn kv(list: &[String]) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-fn secrets(list: &[String]) -> Result<BTreeMap<String, PathBuf>, CliError> {
+/// `--secret` values; an `env=` secret is written into `scratch` (a temporary
+/// directory of its own, outside any context, removed after the build).
+fn secrets(list: &[String], scratch: &Path) -> Result<BTreeMap<String, PathBuf>, CliError> {
     let mut out = BTreeMap::new();
     for s in list {
         let mut id = None;
@@ -61,8 +63,7 @@ fn secrets(list: &[String]) -> Result<BTreeMap<String, PathBuf>, CliError> {
                 Some(("env", v)) => {
                     // The docker CLI reads an env secret into the build itself.
                     let value = std::env::var(v).unwrap_or_default();
-                    let f = std::env::temp_dir()
-                        .join(format!("kujira-secret-{}-{v}", std::process::id()));
+                    let f = scratch.join(format!("secret-{v}"));
                     std::fs::write(&f, value)
                         .map_err(|e| CliError::new(1, format!("ERROR: secret {v}: {e}")))?;
                     src = Some(f);
@@ -106,6 +107,10 @@ fn excerpt(text: &str, first: usize, last: usize) -> String {
 pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
     let scratch = tempfile::Builder::new()
         .prefix("kujira-build-")
+        .tempdir()
+        .map_err(|e| CliError::new(1, format!("ERROR: {e}")))?;
+    let secret_dir = tempfile::Builder::new()
+        .prefix("kujira-build-secrets-")
         .tempdir()
         .map_err(|e| CliError::new(1, format!("ERROR: {e}")))?;
     let mut stdin_dockerfile = None;
@@ -208,7 +213,7 @@ pub fn run(engine: &Engine, args: &BuildArgs) -> Result<(), CliError> {
             .map(|(k, v)| (k, v.unwrap_or_default()))
             .collect(),
         network,
-        secrets: secrets(&args.secrets)?,
+        secrets: secrets(&args.secrets, secret_dir.path())?,
     };
     let quiet = args.quiet || args.progress == "quiet";
     if !matches!(

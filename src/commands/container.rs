@@ -271,20 +271,15 @@ pub fn rename(engine: &Engine, args: &RenameArgs) -> Result<(), CliError> {
 /// `update`: resources and restart policy of each container, as `docker update`:
 /// every container is tried, each name printed on success, the first error kept.
 pub fn update(engine: &Engine, args: &UpdateArgs) -> Result<(), CliError> {
-    use super::run::parse_bytes;
-    let bytes = |v: &Option<String>| -> Result<Option<i64>, CliError> {
-        match v.as_deref() {
-            Some("-1") => Ok(Some(-1)),
-            other => other.map(parse_bytes).transpose(),
-        }
-    };
+    let r = &args.resources;
+    let limits = super::run::memory_limits(r)?;
     let opts = kujira_engine::container::update::UpdateOptions {
-        memory: bytes(&args.memory)?,
-        memory_swap: bytes(&args.memory_swap)?,
-        memory_reservation: bytes(&args.memory_reservation)?,
-        nano_cpus: args.cpus.map(|c| (c * 1e9) as i64),
-        cpu_shares: args.cpu_shares,
-        pids_limit: args.pids_limit,
+        memory: limits.memory,
+        memory_swap: limits.memory_swap,
+        memory_reservation: limits.memory_reservation,
+        nano_cpus: r.cpus.map(|c| (c * 1e9) as i64),
+        cpu_shares: r.cpu_shares,
+        pids_limit: r.pids_limit,
         restart: args.restart.clone(),
     };
     let mut failed = None;

@@ -47,6 +47,30 @@ pub fn parse_bytes(s: &str) -> Result<i64, CliError> {
     Ok((v * mult as f64) as i64)
 }
 
+/// The byte sizes of the resource flags: `-m`, `--memory-swap` (`-1`: unlimited),
+/// `--memory-reservation`.
+pub struct MemoryLimits {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+}
+
+pub fn memory_limits(r: &crate::cli::ResourceFlags) -> Result<MemoryLimits, CliError> {
+    let bytes = |v: &Option<String>| match v.as_deref() {
+        Some("-1") => Ok(Some(-1)),
+        other => other.map(parse_bytes).transpose(),
+    };
+    Ok(MemoryLimits {
+        memory: r.memory.as_deref().map(parse_bytes).transpose()?,
+        memory_swap: bytes(&r.memory_swap)?,
+        memory_reservation: r
+            .memory_reservation
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?,
+    })
+}
+
 /// `--env-file`: `KEY=VALUE` lines (or `KEY` to take the host's value); `#` comments.
 fn read_env_files(files: &[String]) -> Result<Vec<String>, CliError> {
     let mut out = Vec::new();
@@ -122,6 +146,7 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         .image_and_command
         .split_first()
         .ok_or_else(|| CliError::new(125, "kujira: 'run' requires at least 1 argument"))?;
+    let limits = memory_limits(&f.resources)?;
     Ok(CreateOptions {
         image: image.clone(),
         name: f.name.clone(),
@@ -138,9 +163,9 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         volumes: f.volume.clone(),
         tmpfs: f.tmpfs.clone(),
         read_only: f.read_only,
-        memory: f.memory.as_deref().map(parse_bytes).transpose()?,
-        cpus: f.cpus,
-        pids_limit: f.pids_limit,
+        memory: limits.memory,
+        cpus: f.resources.cpus,
+        pids_limit: f.resources.pids_limit,
         restart: f.restart.clone(),
         auto_remove: f.rm,
         init: f.init,
@@ -161,16 +186,9 @@ pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
         sysctls: f.sysctl.clone(),
         extra_hosts: f.add_host.clone(),
         devices: f.device.clone(),
-        memory_swap: match f.memory_swap.as_deref() {
-            Some("-1") => Some(-1),
-            other => other.map(parse_bytes).transpose()?,
-        },
-        memory_reservation: f
-            .memory_reservation
-            .as_deref()
-            .map(parse_bytes)
-            .transpose()?,
-        cpu_shares: f.cpu_shares,
+        memory_swap: limits.memory_swap,
+        memory_reservation: limits.memory_reservation,
+        cpu_shares: f.resources.cpu_shares,
         oom_score_adj: f.oom_score_adj,
         group_add: f.group_add.clone(),
         dns: f.dns.clone(),

@@ -141,6 +141,15 @@ fn build_inner(
     exec::export(&shared, final_state, &tags)
 }
 
+/// A `-f` path: relative ones are under the context.
+fn dockerfile_path(opts: &BuildOptions, p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        opts.context.join(p)
+    }
+}
+
 fn read_dockerfile(
     opts: &BuildOptions,
     progress: &dyn Progress,
@@ -150,11 +159,7 @@ fn read_dockerfile(
     let (text, name) = match &opts.dockerfile {
         DockerfileSource::Text(t) => (t.clone(), "Dockerfile".to_string()),
         DockerfileSource::Path(p) => {
-            let full = if p.is_absolute() {
-                p.clone()
-            } else {
-                opts.context.join(p)
-            };
+            let full = dockerfile_path(opts, p);
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -212,11 +217,7 @@ fn read_ignore(
     });
     let mut candidates = Vec::new();
     if let DockerfileSource::Path(p) = &opts.dockerfile {
-        let full = if p.is_absolute() {
-            p.clone()
-        } else {
-            opts.context.join(p)
-        };
+        let full = dockerfile_path(opts, p);
         candidates.push(full.with_file_name(format!("{dockerfile_name}.dockerignore")));
     }
     candidates.push(opts.context.join(".dockerignore"));

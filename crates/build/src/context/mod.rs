@@ -39,60 +39,10 @@ pub fn clean_rel(p: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Go's `filepath.Match` for one path component: `*`, `?`, `[...]` (ranges, `^`/`!`
-/// negation) and `\` escapes.
+/// Go's `filepath.Match` of one path component (a `COPY` source's wildcard part),
+/// with the `.dockerignore` matcher's pattern engine: `*`, `?`, `[...]`, `\` escapes.
 pub fn match_component(pattern: &str, name: &str) -> bool {
-    fn class(p: &[char], c: char) -> Option<(bool, usize)> {
-        // Returns (matched, length of the class in the pattern).
-        let mut i = 1;
-        let negate = matches!(p.get(1), Some('^' | '!'));
-        if negate {
-            i += 1;
-        }
-        let mut matched = false;
-        let mut first = true;
-        while i < p.len() {
-            if p[i] == ']' && !first {
-                return Some((matched != negate, i + 1));
-            }
-            first = false;
-            let mut lo = p[i];
-            if lo == '\\' {
-                i += 1;
-                lo = *p.get(i)?;
-            }
-            let mut hi = lo;
-            if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|c| *c != ']') {
-                hi = p[i + 2];
-                if hi == '\\' {
-                    hi = *p.get(i + 3)?;
-                    i += 1;
-                }
-                i += 2;
-            }
-            if lo <= c && c <= hi {
-                matched = true;
-            }
-            i += 1;
-        }
-        None
-    }
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|k| go(&p[1..], &n[k..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => match (n.first(), class(p, n.first().copied().unwrap_or('\0'))) {
-                (Some(_), Some((true, len))) => go(&p[len..], &n[1..]),
-                _ => false,
-            },
-            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
+    ignore::Pattern::new(pattern).is_ok_and(|p| p.matches_path(name))
 }
 
 fn has_glob(s: &str) -> bool {

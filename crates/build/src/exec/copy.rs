@@ -129,7 +129,7 @@ pub fn apply(root: &Path, sources: &[Source], t: &Target) -> Result<(), String> 
                 } else {
                     t.dest.clone()
                 };
-                let host = place(root, &path, t)?;
+                let host = place(root, &path)?;
                 std::fs::write(&host, data).map_err(|e| err(&path, e))?;
                 finish(
                     &host,
@@ -179,13 +179,12 @@ pub fn apply(root: &Path, sources: &[Source], t: &Target) -> Result<(), String> 
 }
 
 /// The host path for container path `path`, its parent made.
-fn place(root: &Path, path: &str, t: &Target) -> Result<PathBuf, String> {
+fn place(root: &Path, path: &str) -> Result<PathBuf, String> {
     let parent = Path::new(path)
         .parent()
         .map(|p| p.to_string_lossy().to_string())
         .unwrap_or_else(|| "/".into());
     rootfs::mkdir_all(root, &parent, None).map_err(|e| err(&parent, e))?;
-    let _ = t;
     rootfs::resolve(root, path, false).map_err(|e| err(path, e))
 }
 

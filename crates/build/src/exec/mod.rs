@@ -13,7 +13,7 @@ mod rootfs;
 mod run;
 mod steps;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -226,11 +226,6 @@ pub(crate) fn lookup<'s>(state: &'s StageState) -> impl Fn(&str) -> Option<Strin
             .map(str::to_string)
             .or_else(|| state.args.get(k).cloned())
     }
-}
-
-/// `ARG`s in scope as `K=V`, for a `RUN`'s environment and its history text.
-pub(crate) fn arg_env(state: &StageState) -> BTreeMap<String, String> {
-    state.args.clone()
 }
 
 /// Where a `RUN --mount=type=cache` directory with this id lives.

@@ -10,11 +10,12 @@ use kujira_engine::container::step::{lower_dirs, StepProcess, StepRootfs};
 use kujira_engine::image::pull::PullOptions;
 use kujira_store::metadata::CacheRecord;
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
 use super::config::{go_list, go_quoted_list, strings, StageState};
 use super::copy::{self, SourceEntry};
 use super::run::{self as run_mod, Mount};
-use super::{arg_env, key, lookup, rootfs, Shared};
+use super::{key, lookup, rootfs, Shared};
 use crate::dockerfile::expand::Lexer;
 use crate::dockerfile::{parse_trigger, CommandForm, Inst, Located, Source};
 use crate::plan::{arg_pairs, find_stage, Base, PROXY_ARGS};
@@ -461,7 +462,7 @@ impl StageRun<'_, '_> {
             }
             Inst::Healthcheck { flags, cmd } => {
                 drop(env_fn);
-                let hc = healthcheck(flags, cmd.as_ref(), state).map_err(|m| self.fail(l, m))?;
+                let hc = healthcheck(flags, cmd.as_ref()).map_err(|m| self.fail(l, m))?;
                 let shown = healthcheck_history(&hc);
                 state.set_cfg("Healthcheck", hc);
                 state.history(&format!("HEALTHCHECK {shown}"), false);
@@ -583,9 +584,8 @@ impl StageRun<'_, '_> {
             }
         }
         let result = (|| -> Result<CacheRecord, BuildError> {
-            let mut step = sh
-                .engine()?
-                .mount_step(&lower_dirs(&*sh.engine()?, &state.layers), points)?;
+            let engine = sh.engine()?;
+            let mut step = engine.mount_step(&lower_dirs(&engine, &state.layers), points)?;
             let outcome = apply(sh, state, &mut step, v);
             if let Err(m) = outcome {
                 step.remove();
@@ -671,7 +671,7 @@ impl StageRun<'_, '_> {
                 list
             }
         };
-        let mut args_env = arg_env(state);
+        let mut args_env = state.args.clone();
         for (k, v) in &sh.plan.build_args {
             if is_proxy_arg(k) {
                 args_env.entry(k.clone()).or_insert_with(|| v.clone());
@@ -984,10 +984,7 @@ impl StageRun<'_, '_> {
                         && (p.starts_with("http://") || p.starts_with("https://")) =>
                 {
                     let data = download(p, checksum.as_deref()).map_err(|m| self.fail(l, m))?;
-                    key_parts.push(format!(
-                        "url:{p}:{}",
-                        hex::encode(sha2::Sha256::digest_bytes(&data))
-                    ));
+                    key_parts.push(format!("url:{p}:{}", hex::encode(Sha256::digest(&data))));
                     count += 1;
                     shown_srcs.push(p.clone());
                     let file = p
@@ -1040,7 +1037,6 @@ impl StageRun<'_, '_> {
         let k = key(&state.key, &refs);
         let label = self.label();
         let ctx = sh.ctx;
-        let lex_fail = |m: String| m;
         let predecessor = sh.engine()?.cache_predecessor_dir(&state.key, text)?;
         self.fs_step_with(
             state,
@@ -1105,7 +1101,7 @@ impl StageRun<'_, '_> {
                                 .mount_step(&lower_dirs(&eng, layers), &[])
                                 .map_err(|e| e.to_string())?;
                             let vroot = view.rootfs();
-                            for (path, name) in glob_in(&vroot, p).map_err(lex_fail)? {
+                            for (path, name) in glob_in(&vroot, p)? {
                                 let host = rootfs::resolve(&vroot, &path, true)
                                     .map_err(|e| e.to_string())?;
                                 let entries = walk_host(&host).map_err(|e| format!("{p}: {e}"))?;
@@ -1214,7 +1210,6 @@ fn expand_heredoc(
 fn healthcheck(
     flags: &[(String, String)],
     cmd: Option<&CommandForm>,
-    state: &StageState,
 ) -> Result<serde_json::Value, String> {
     let test = match cmd {
         None => vec!["NONE".to_string()],
@@ -1225,7 +1220,6 @@ fn healthcheck(
         }
         Some(CommandForm::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
     };
-    let _ = state;
     let mut hc = json!({"Test": test});
     for (k, v) in flags {
         let field = match k.as_str() {
@@ -1348,23 +1342,12 @@ fn download(url: &str, checksum: Option<&str>) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("failed to load {url}: {e}"))?
         .to_vec();
     if let Some(want) = checksum {
-        let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest_bytes(&data)));
+        let got = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
         if got != want {
             return Err(format!("digest mismatch {got}: {want}"));
         }
     }
     Ok(data)
-}
-
-trait DigestBytes {
-    fn digest_bytes(data: &[u8]) -> Vec<u8>;
-}
-
-impl DigestBytes for sha2::Sha256 {
-    fn digest_bytes(data: &[u8]) -> Vec<u8> {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(data).to_vec()
-    }
 }
 
 /// Build args the Dockerfile may use without declaring them.

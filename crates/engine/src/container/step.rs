@@ -89,13 +89,6 @@ impl StepRootfs {
         self.dir.join("upper")
     }
 
-    /// True when the step changed nothing.
-    pub fn unchanged(&self) -> bool {
-        std::fs::read_dir(self.upper())
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(true)
-    }
-
     fn unmount(&mut self) {
         if let Some(b) = self.bundle.take() {
             let _ = b.unmount();

@@ -87,6 +87,10 @@ impl Engine {
             self.store
                 .meta
                 .add_layer(&layer, parent.last().map(|l| &l.chain_id))?;
+        } else {
+            // The layer came another way (a pull's compressed blob): this blob,
+            // which the new record names, gets its row too.
+            self.store.meta.add_layer_blob(&layer)?;
         }
         Ok(layer)
     }
@@ -118,9 +122,7 @@ impl Engine {
                 rec.size = layer.size;
                 rec.layer = Some(layer);
             }
-            self.store
-                .meta
-                .add_cache_record(&rec, parent.last().map(|l| &l.chain_id))?;
+            self.store.meta.add_cache_record(&rec)?;
             Ok(rec)
         })
     }

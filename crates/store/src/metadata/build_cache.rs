@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use super::images::{boot_id, layer_row, now_unix, sweep};
+use super::images::{layer_row, now_unix, sweep};
 use super::{Metadata, NewLayer};
 use crate::{Digest, StoreError};
 
@@ -89,34 +89,11 @@ impl Metadata {
         Ok(found)
     }
 
-    /// Records a step's result; its layer (already in the layer store) and blob rows
-    /// are added in the same transaction when new. The layer counts as unflushed
-    /// (valid until a reboot) until an image registration syncs and claims it, so a
-    /// build does not pay a filesystem sync per step.
-    pub fn add_cache_record(
-        &self,
-        rec: &CacheRecord,
-        parent_chain: Option<&Digest>,
-    ) -> Result<(), StoreError> {
+    /// Records a step's result. Its layer is already in the layer store and
+    /// recorded (`add_layer`: unflushed, valid until a reboot, until an image
+    /// registration syncs and claims it), so a build pays no filesystem sync per step.
+    pub fn add_cache_record(&self, rec: &CacheRecord) -> Result<(), StoreError> {
         let tx = Transaction::new_unchecked(self.conn(), TransactionBehavior::Immediate)?;
-        if let Some(l) = &rec.layer {
-            tx.execute(
-                "INSERT OR IGNORE INTO blobs (digest, size, media_type, layer) VALUES (?1, ?2, ?3, NULL)",
-                params![l.blob.as_str(), l.blob_size as i64, l.media_type],
-            )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, tar_size, unsynced_boot)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    l.chain_id.as_str(),
-                    l.diff_id.as_str(),
-                    parent_chain.map(|p| p.as_str()),
-                    l.size as i64,
-                    l.tar_size as i64,
-                    boot_id()
-                ],
-            )?;
-        }
         tx.execute(
             "INSERT OR REPLACE INTO build_cache (key, parent, chain_id, blob, kind, description,
                  size, created, created_unix, last_used_unix, usage_count)
