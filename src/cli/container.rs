@@ -120,6 +120,15 @@ pub struct CreateFlags {
     /// Connect a container to a network
     #[arg(long, alias = "net", value_name = "network")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long, alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "string")]
+    pub ip: Option<String>,
+    /// Add link to another container
+    #[arg(long, value_name = "list")]
+    pub link: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short, long, value_name = "list")]
     pub publish: Vec<String>,

@@ -3,6 +3,7 @@
 
 use bollard_stubs::models::ContainerCreateBody;
 use kujira_engine::container::create::CreateOptions;
+use kujira_engine::network::EndpointSpec;
 
 use crate::ApiError;
 
@@ -58,7 +59,40 @@ pub fn create_options(
         .network_mode
         .clone()
         .filter(|n| !n.is_empty() && n != "default");
+    let mut endpoints = Vec::new();
+    for (net, ep) in body
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        endpoints.push((
+            net.clone(),
+            EndpointSpec {
+                network_id: String::new(),
+                aliases: ep.aliases.clone().unwrap_or_default(),
+                ipv4_address: ep
+                    .ipam_config
+                    .as_ref()
+                    .and_then(|c| c.ipv4_address.clone())
+                    .unwrap_or_default(),
+                links: ep.links.clone().unwrap_or_default(),
+            },
+        ));
+    }
+    // The primary network first, as the CLI sends it in NetworkMode.
+    if let Some(n) = &network {
+        if let Some(i) = endpoints.iter().position(|(e, _)| e == n) {
+            let first = endpoints.remove(i);
+            endpoints.insert(0, first);
+        }
+    }
     Ok(CreateOptions {
+        endpoints,
+        links: hc.links.clone().unwrap_or_default(),
+        network_aliases: Vec::new(),
+        ip: None,
         image,
         name,
         cmd,

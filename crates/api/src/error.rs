@@ -33,9 +33,17 @@ fn status_of(e: &EngineError) -> StatusCode {
     match e {
         NoSuchImage(_) | NoSuchContainer(_) | NoSuchNetwork(_) | NoSuchVolume(_)
         | NoSuchPath(_) => StatusCode::NOT_FOUND,
-        NameConflict { .. } | MultipleRepositories { .. } | InUse { .. } | NotRunning(_) => {
-            StatusCode::CONFLICT
-        }
+        Forbidden(_) => StatusCode::FORBIDDEN,
+        Network(
+            kujira_network::NetworkError::InvalidCidr(_)
+            | kujira_network::NetworkError::InvalidAddress(_),
+        ) => StatusCode::BAD_REQUEST,
+        Network(kujira_network::NetworkError::AddressInUse(_)) => StatusCode::CONFLICT,
+        Conflict(_)
+        | NameConflict { .. }
+        | MultipleRepositories { .. }
+        | InUse { .. }
+        | NotRunning(_) => StatusCode::CONFLICT,
         Reference(_) | InvalidArchive(_) | Layer { .. } => StatusCode::BAD_REQUEST,
         InvalidArgument(m)
             if m.contains("running container")

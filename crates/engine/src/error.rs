@@ -39,6 +39,14 @@ pub enum EngineError {
     NameConflict { name: String, id: String },
     #[error("network {0} not found")]
     NoSuchNetwork(String),
+    /// A request that clashes with what exists (dockerd's 409), in Docker's words.
+    #[error("{0}")]
+    Conflict(String),
+    /// A request dockerd refuses as forbidden (403: a network in use, an overlap).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Network(#[from] kujira_network::NetworkError),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
     /// A path that is not in a container (the whole message).

@@ -7,6 +7,7 @@ pub mod container;
 pub mod duration;
 mod error;
 pub mod image;
+pub mod network;
 pub mod system;
 
 use std::path::{Path, PathBuf};

@@ -100,12 +100,8 @@ impl RegistryConfig {
     /// then `KUJIRA_REGISTRY_MIRROR`. Missing files are fine; unreadable or
     /// malformed ones are an error rather than silently ignored.
     pub fn load() -> Result<RegistryConfig> {
-        let mut files = vec![PathBuf::from(SYSTEM_CONFIG)];
-        if let Some(user) = user_config_path() {
-            files.push(user);
-        }
         let env = std::env::var(MIRROR_ENV).ok();
-        RegistryConfig::load_from(&files, env.as_deref())
+        RegistryConfig::load_from(&config_files(), env.as_deref())
     }
 
     /// [`RegistryConfig::load`] with explicit files (later ones win) and
@@ -198,6 +194,23 @@ impl RegistryConfig {
         out
     }
 }
+
+/// The `config.toml` files kujira reads, later ones winning: the system's, the
+/// user's, then `$KUJIRA_CONFIG` (one more file, for a store with settings of its
+/// own, such as a test's private bridge).
+pub fn config_files() -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from(SYSTEM_CONFIG)];
+    if let Some(user) = user_config_path() {
+        files.push(user);
+    }
+    if let Some(extra) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        files.push(PathBuf::from(extra));
+    }
+    files
+}
+
+/// The variable naming one more `config.toml`.
+pub const CONFIG_ENV: &str = "KUJIRA_CONFIG";
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
 pub fn default_docker_config() -> PathBuf {

@@ -92,8 +92,8 @@ pub use auth::{Challenge, Credentials};
 pub use blob::{BlobReader, BlobSource, SyncBlobReader};
 pub use client::{server_key, Client};
 pub use config::{
-    default_docker_config, RegistryConfig, DOCKER_HUB, DOCKER_HUB_AUTH_KEY, DOCKER_HUB_ORIGIN,
-    DOCKER_HUB_SEARCH, MIRROR_ENV, SYSTEM_CONFIG,
+    config_files, default_docker_config, RegistryConfig, CONFIG_ENV, DOCKER_HUB,
+    DOCKER_HUB_AUTH_KEY, DOCKER_HUB_ORIGIN, DOCKER_HUB_SEARCH, MIRROR_ENV, SYSTEM_CONFIG,
 };
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};

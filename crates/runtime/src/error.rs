@@ -26,6 +26,9 @@ pub enum RuntimeError {
     InvalidSecurityOpt { value: String, reason: String },
     #[error("building the OCI spec: {0}")]
     Spec(String),
+    /// Plugging the container into its networks failed (the engine's message).
+    #[error("{0}")]
+    Network(String),
     #[error("{context} {path}: {source}")]
     Io {
         context: &'static str,

@@ -112,8 +112,11 @@ pub struct ContainerConfig {
     pub auto_remove: bool,
     /// The runtime's name or path as given (empty: the default).
     pub runtime: String,
-    /// `default`, `host` or `none`.
+    /// The network mode: `bridge` (older stores: `default`), `host`, `none`,
+    /// `container:ID` or a user-defined network's name.
     pub network: String,
+    /// The networks it joins when it starts, first the primary one.
+    pub networks: Vec<crate::network::EndpointSpec>,
     pub mounts: Vec<MountPoint>,
     pub read_only: bool,
     pub privileged: bool,

@@ -127,6 +127,36 @@ pub(crate) struct Dns {
 }
 
 impl Dns {
+    /// `resolv.conf` on a user-defined network, as Docker writes it: the embedded
+    /// server (which forwards to the `--dns` servers or the host's), the search
+    /// domains and options asked for or the host's, and `ndots:0`.
+    fn embedded_resolv_conf(&self, host: &str) -> String {
+        let lines = |key: &str| -> Vec<String> {
+            host.lines()
+                .filter_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+                .collect()
+        };
+        let mut out = String::from("nameserver 127.0.0.11\n");
+        let search = if self.search.is_empty() {
+            lines("search ")
+        } else {
+            self.search.clone()
+        };
+        if !search.is_empty() {
+            out.push_str(&format!("search {}\n", search.join(" ")));
+        }
+        let mut options = if self.options.is_empty() {
+            lines("options ")
+        } else {
+            self.options.clone()
+        };
+        if !options.iter().any(|o| o.starts_with("ndots:")) {
+            options.push("ndots:0".into());
+        }
+        out.push_str(&format!("options {}\n", options.join(" ")));
+        out
+    }
+
     /// The container's `resolv.conf`: the host's, with what was asked in place of
     /// its nameservers, search domains and options.
     fn resolv_conf(&self, host: &str) -> String {
@@ -274,6 +304,15 @@ pub struct CreateOptions {
     pub privileged: bool,
     pub security_opt: Vec<String>,
     pub network: Option<String>,
+    /// `--network-alias`: more names on a user-defined network.
+    pub network_aliases: Vec<String>,
+    /// `--ip`: a fixed address on the network.
+    pub ip: Option<String>,
+    /// `--link NAME[:ALIAS]` (the default bridge).
+    pub links: Vec<String>,
+    /// The API's `NetworkingConfig.EndpointsConfig`: more networks to join, with
+    /// their aliases and addresses (the first is `network` when that is unset).
+    pub endpoints: Vec<(String, crate::network::EndpointSpec)>,
     pub publish: Vec<String>,
     pub publish_all: bool,
     pub expose: Vec<String>,
@@ -352,12 +391,12 @@ impl Engine {
                 "conflicting options: cannot specify both --restart and --rm",
             ));
         }
-        let network = match opts.network.as_deref().unwrap_or("default") {
-            "default" | "bridge" => ("default", NetworkMode::Private),
-            "host" => ("host", NetworkMode::Host),
-            "none" => ("none", NetworkMode::None),
-            other => return Err(EngineError::NoSuchNetwork(other.to_string())),
-        };
+        let (network, networks) = self.network_mode(opts)?;
+        let network = (network.0.as_str(), network.1);
+        // User-defined networks answer names through the embedded DNS server.
+        let embedded_dns = networks
+            .first()
+            .is_some_and(|e| e.network_id != crate::network::predefined_id("bridge"));
         let mut ports = Vec::new();
         for p in &opts.publish {
             ports.extend(PortMapping::parse(p).map_err(|e| invalid(e.to_string()))?);
@@ -505,6 +544,7 @@ impl Engine {
                 network.1,
                 &extra_hosts,
                 &dns,
+                embedded_dns,
             )?);
             let mut mount_points = mounts;
             for t in &opts.tmpfs {
@@ -653,6 +693,7 @@ impl Engine {
                 auto_remove: opts.auto_remove,
                 runtime,
                 network: network.0.to_string(),
+                networks: networks.clone(),
                 mounts: mount_points,
                 read_only: opts.read_only,
                 privileged: opts.privileged,
@@ -750,6 +791,7 @@ impl Engine {
         net: NetworkMode,
         extra_hosts: &[(String, String)],
         dns: &Dns,
+        embedded_dns: bool,
     ) -> Result<Vec<String>, EngineError> {
         if net == NetworkMode::Host {
             return Ok(["/etc/hosts", "/etc/resolv.conf"]
@@ -776,8 +818,12 @@ impl Engine {
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }
         hosts.push_str(&format!("127.0.1.1\t{host}\n"));
-        let resolv =
-            dns.resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = if embedded_dns {
+            dns.embedded_resolv_conf(&host_resolv)
+        } else {
+            dns.resolv_conf(&host_resolv)
+        };
         Ok(vec![
             write("hostname", format!("{host}\n"))?,
             write("hosts", hosts)?,

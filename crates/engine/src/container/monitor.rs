@@ -182,7 +182,7 @@ impl Engine {
         let mut first = true;
         let code = loop {
             let generation = self.run_once(&c, &paths, &runtime, &streams, &forwarder);
-            let (pid, pumps) = match generation {
+            let (pid, pumps, attachment) = match generation {
                 Ok(v) => v,
                 Err(e) => {
                     let code = create_error_code(&e);
@@ -200,6 +200,9 @@ impl Engine {
                         let _ = bundle.unmount();
                         if c.config.auto_remove {
                             let _ = self.delete_container_files(c.id(), true);
+                        }
+                        if let RuntimeError::Network(m) = &e {
+                            return Err((125, m.clone()));
                         }
                         return Err((code, format!("OCI runtime create failed: {e}")));
                     }
@@ -236,6 +239,7 @@ impl Engine {
             streams.set_stdin(None);
             MASTER.store(-1, Ordering::SeqCst);
             let oom = oom_killed(c.id());
+            self.detach_networks(&c, attachment);
             let _ = runtime.delete(c.id(), true);
             state = self
                 .store
@@ -342,8 +346,14 @@ impl Engine {
         runtime: &Runtime,
         streams: &Arc<Streams>,
         forwarder: &ports::Forwarder,
-    ) -> Result<(i32, Vec<JoinHandle<()>>), RuntimeError> {
+    ) -> Result<(i32, Vec<JoinHandle<()>>, crate::network::Attachment), RuntimeError> {
         let attached = streams.foreground;
+        // `--network container:ID`: the runtime is started from a thread inside
+        // that container's namespace, and the spec asks for none of its own.
+        let join = self
+            .target_netns(c)
+            .map_err(|e| RuntimeError::Network(e.to_string()))?;
+        let join = join.as_ref();
         let bundle = paths.bundle();
         let mut pumps = Vec::new();
         let pid = if c.config.tty {
@@ -361,6 +371,7 @@ impl Engine {
                     &bundle,
                     Some(sock.path()),
                     ChildIo::default(),
+                    join,
                 );
                 match pid {
                     Ok(pid) => h.join().map(|m| m.map(|m| (pid, m))).unwrap_or_else(|_| {
@@ -432,7 +443,7 @@ impl Engine {
                 stdout: Some(out_w),
                 stderr: Some(err_w),
             };
-            let pid = create(runtime, c.id(), &bundle, None, io)?;
+            let pid = create(runtime, c.id(), &bundle, None, io, join)?;
             let s2 = streams.clone();
             pumps.push(std::thread::spawn(move || {
                 pump(File::from(out_r), &s2, "stdout")
@@ -443,15 +454,23 @@ impl Engine {
             }));
             pid
         };
+        let attachment = match self.attach_networks(c, pid) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = runtime.delete(c.id(), true);
+                return Err(RuntimeError::Network(e.to_string()));
+            }
+        };
         if let Ok(ns) = File::open(format!("/proc/{pid}/ns/net")) {
             forwarder.set_netns(ns);
         }
         TARGET.store(pid, Ordering::SeqCst);
         if let Err(e) = runtime.start(c.id()) {
             TARGET.store(0, Ordering::SeqCst);
+            self.detach_networks(c, attachment);
             return Err(e);
         }
-        Ok((pid, pumps))
+        Ok((pid, pumps, attachment))
     }
 }
 
@@ -465,11 +484,24 @@ fn create(
     bundle: &std::path::Path,
     console: Option<&std::path::Path>,
     io: ChildIo,
+    netns: Option<&File>,
 ) -> Result<i32, RuntimeError> {
     if runtime.has_state(id) {
         let _ = runtime.delete(id, true);
     }
-    runtime.create(id, bundle, console, io)
+    let Some(ns) = netns else {
+        return runtime.create(id, bundle, console, io);
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                RuntimeError::Network(format!("joining the network namespace: {e}"))
+            })?;
+            runtime.create(id, bundle, console, io)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(RuntimeError::Spec("runtime create panicked".into())))
+    })
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {

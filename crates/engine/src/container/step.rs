@@ -173,6 +173,7 @@ impl Engine {
             p.network,
             &[],
             &Dns::default(),
+            false,
         )?;
         binds.extend(p.binds);
         let image = ImageRunConfig {

@@ -5,6 +5,7 @@ mod build_cache;
 mod containers;
 mod events;
 mod images;
+mod networks;
 mod schema;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ pub use build_cache::CacheRecord;
 pub use containers::{ContainerRow, ContainerState, VolumeRow};
 pub use events::EventRow;
 pub use images::{ImageRow, LayerRow, NewImage, NewLayer, TagRow};
+pub use networks::{EndpointRow, NetworkRow};
 
 use crate::StoreError;
 

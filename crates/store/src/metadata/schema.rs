@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS blobs (
@@ -119,6 +119,30 @@ CREATE TABLE IF NOT EXISTS build_cache (
 CREATE INDEX IF NOT EXISTS build_cache_by_chain ON build_cache(chain_id);
 ";
 
+/// Version 5: networks and their endpoints. A network row is its create-time
+/// configuration (JSON owned by the engine); an endpoint row is a running
+/// container's lease on one network, its address unique there, so concurrent starts
+/// cannot share one; it goes when the container stops (or a sweep finds its monitor
+/// dead).
+const SCHEMA_V5: &str = "
+CREATE TABLE IF NOT EXISTS networks (
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    config  TEXT NOT NULL,
+    last_ip TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    ip           TEXT NOT NULL,
+    config       TEXT NOT NULL,  -- the engine's JSON: aliases, MAC, veth, ports
+    PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, ip)
+);
+CREATE INDEX IF NOT EXISTS endpoints_by_container ON endpoints(container_id);
+";
+
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == VERSION {
@@ -127,7 +151,7 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // WAL lets readers (`images`, `inspect`) run while a load commits.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} {SCHEMA_V4} PRAGMA user_version = {VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA_V1} {SCHEMA_V2} {SCHEMA_V3} {SCHEMA_V4} {SCHEMA_V5} PRAGMA user_version = {VERSION}; COMMIT;"
     ))?;
     Ok(())
 }
