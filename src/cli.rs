@@ -7,8 +7,10 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 mod build;
 mod container;
+mod network;
 pub use build::*;
 pub use container::*;
+pub use network::*;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -87,6 +89,11 @@ pub enum Command {
     Container {
         #[command(subcommand)]
         command: ContainerCommand,
+    },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
     },
     /// Manage volumes
     Volume {

@@ -14,6 +14,7 @@ mod info;
 mod inspect;
 mod load;
 mod login;
+mod network;
 mod prune;
 mod ps;
 mod pull;
@@ -154,6 +155,7 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
         Command::Container {
             command: ContainerCommand::Prune(a),
         } => container::prune(&engine, &a),
+        Command::Network { command } => network::run(&engine, command),
         Command::Volume {
             command: VolumeCommand::Create(a),
         } => volume::create(&engine, &a),

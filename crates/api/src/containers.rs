@@ -73,10 +73,18 @@ pub async fn list(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<Val
         .pool
         .run(move |e| {
             let f = ContainerFilters::parse(&args)?;
-            Ok(e.list_containers(all, limit, &f, size)?)
+            let list = e.list_containers(all, limit, &f, size)?;
+            Ok(list
+                .iter()
+                .map(|l| {
+                    let mut v = summary_json(l);
+                    v["NetworkSettings"]["Networks"] = e.container_networks(&l.container);
+                    v
+                })
+                .collect::<Vec<_>>())
         })
         .await?;
-    Ok(Json(Value::Array(list.iter().map(summary_json).collect())))
+    Ok(Json(Value::Array(list)))
 }
 
 pub async fn create(

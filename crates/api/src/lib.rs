@@ -80,9 +80,15 @@ fn router(state: AppState) -> Router {
         .route("/system/df", get(system::df))
         .route("/distribution/{*rest}", get(images::distribution))
         .route("/containers/prune", post(prune::containers))
-        .route("/networks/prune", post(prune::networks))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/create", post(networks::create))
         .route("/networks", get(networks::list))
-        .route("/networks/{id}", get(networks::inspect))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/build", post(build::build))
         .route("/build/prune", post(build::prune))
         .route("/volumes", get(volumes::list))

@@ -47,8 +47,3 @@ pub async fn images(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<V
         "SpaceReclaimed": report.reclaimed,
     })))
 }
-
-/// Only the predefined networks exist, and they are never pruned.
-pub async fn networks() -> Json<Value> {
-    Json(json!({"NetworksDeleted": []}))
-}

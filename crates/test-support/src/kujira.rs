@@ -22,6 +22,7 @@ pub const KEEP_ENV: &str = "KUJIRA_TEST_KEEP";
 pub struct Kujira {
     root: Option<TempDir>,
     bin: PathBuf,
+    net: crate::net::NetSlot,
 }
 
 impl Kujira {
@@ -35,6 +36,7 @@ impl Kujira {
         Kujira {
             root: Some(root),
             bin: bin.as_ref().to_path_buf(),
+            net: crate::net::NetSlot::take(),
         }
     }
 
@@ -70,7 +72,13 @@ impl Kujira {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--root").arg(self.root()).args(args);
         cmd.env_remove("KUJIRA_ROOT");
+        cmd.env("KUJIRA_CONFIG", self.net.config());
         cmd
+    }
+
+    /// This store's private network slot (its default bridge, subnet and pools).
+    pub fn net(&self) -> &crate::net::NetSlot {
+        &self.net
     }
 
     /// Runs with stdin closed and returns the output whatever the status.
@@ -172,6 +180,16 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
 impl Drop for Kujira {
     fn drop(&mut self) {
         let Some(root) = self.root.take() else { return };
+        // User networks' bridges and firewall elements go with the store (the
+        // default bridge goes with the network slot).
+        let _ = Command::new(&self.bin)
+            .arg("--root")
+            .arg(root.path())
+            .args(["network", "prune", "-f"])
+            .env("KUJIRA_CONFIG", self.net.config())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         // Lazily detach anything kujira left mounted under the root (a test
         // that panicked mid-run), or deleting the root would descend into
         // overlay mounts, and fail with EBUSY on the mount points.
@@ -250,6 +268,7 @@ mod tests {
         Kujira {
             root: k.root.take(),
             bin: script,
+            net: crate::net::NetSlot::take(),
         }
     }
 

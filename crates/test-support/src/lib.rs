@@ -14,6 +14,7 @@ pub mod craft;
 pub mod http;
 pub mod image;
 pub mod kujira;
+pub mod net;
 pub mod output;
 pub mod registry;
 pub mod serve;

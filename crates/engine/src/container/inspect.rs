@@ -63,10 +63,6 @@ impl Engine {
                 net_ports.insert(k.clone(), Value::Array(vv));
             }
         }
-        let network_name = match cfg.network.as_str() {
-            "default" => "bridge",
-            other => other,
-        };
         let mounts: Vec<Value> = cfg
             .mounts
             .iter()
@@ -229,16 +225,28 @@ impl Engine {
             "NetworkSettings": {
                 "SandboxKey": if c.is_running() && st.pid > 0 { format!("/proc/{}/ns/net", st.pid) } else { String::new() },
                 "Ports": net_ports,
-                "Networks": {
-                    network_name: {
-                        "IPAddress": "",
-                        "Gateway": "",
-                        "MacAddress": "",
-                        "NetworkID": network_name,
-                    }
-                },
+                "Networks": self.container_networks(c),
             },
         });
+        // The default bridge's endpoint also at the top, as dockerd still fills it.
+        let bridge = doc["NetworkSettings"]["Networks"]["bridge"].clone();
+        for key in [
+            "IPAddress",
+            "Gateway",
+            "MacAddress",
+            "IPPrefixLen",
+            "EndpointID",
+        ] {
+            doc["NetworkSettings"][key] = if bridge.is_null() {
+                if key == "IPPrefixLen" {
+                    json!(0)
+                } else {
+                    json!("")
+                }
+            } else {
+                bridge[key].clone()
+            };
+        }
         if cfg.stop_timeout.is_none() {
             if let Some(o) = doc["Config"].as_object_mut() {
                 o.remove("StopTimeout");

@@ -32,7 +32,12 @@ impl Engine {
             let _ = self.kill_container(c, "KILL");
             self.wait_monitor(c.id(), None);
         }
-        self.delete_container_files(c.id(), volumes)
+        self.delete_container_files(c.id(), volumes)?;
+        // A lease a crashed monitor left (its veth, its DNAT elements) goes with it.
+        if !self.store.meta.container_endpoints(c.id())?.is_empty() {
+            self.sweep_leases()?;
+        }
+        Ok(())
     }
 
     /// Removes the container's runtime state, mount, directory and row (in that order,

@@ -41,8 +41,11 @@ impl Default for NetConfig {
         NetConfig {
             bip: (std::net::Ipv4Addr::new(172, 17, 0, 1), sub("172.17.0.0/16")),
             bridge: "kujira0".into(),
-            // Docker's defaults.
-            pools: vec![(sub("172.17.0.0/12"), 16), (sub("192.168.0.0/16"), 20)],
+            // Docker's defaults: 172.17–172.31 as /16s, then 192.168 as /20s.
+            pools: (17..=31)
+                .map(|b| (sub(&format!("172.{b}.0.0/16")), 16))
+                .chain([(sub("192.168.0.0/16"), 20)])
+                .collect(),
             iptables: true,
         }
     }

@@ -15,20 +15,16 @@ use crate::{Engine, EngineError};
 
 pub(crate) struct StoreNames {
     meta: Mutex<Metadata>,
-    networks: Vec<String>,
+    asker: String,
 }
 
 impl StoreNames {
     /// With a connection of its own: the monitor's is not shared with its threads.
-    pub(crate) fn open(
-        engine: &Engine,
-        _asker: &str,
-        networks: Vec<String>,
-    ) -> Result<StoreNames, EngineError> {
+    pub(crate) fn open(engine: &Engine, asker: &str) -> Result<StoreNames, EngineError> {
         let meta = engine.store.content().metadata()?;
         Ok(StoreNames {
             meta: Mutex::new(meta),
-            networks,
+            asker: asker.to_string(),
         })
     }
 }
@@ -37,10 +33,20 @@ impl Names for StoreNames {
     fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
         let meta = self.meta.lock().ok()?;
         let mut found = Vec::new();
-        for net in &self.networks {
+        // The asker's networks now (a live `network connect` adds one).
+        let networks: Vec<String> = meta
+            .container_endpoints(&self.asker)
+            .ok()?
+            .into_iter()
+            .map(|e| e.network_id)
+            .collect();
+        for net in &networks {
             let Ok(Some(network)) = meta.network(net) else {
                 continue;
             };
+            if network.name == "bridge" {
+                continue;
+            }
             let Ok(endpoints) = meta.network_endpoints(net) else {
                 continue;
             };

@@ -90,7 +90,6 @@ impl Live {
 #[derive(Default)]
 pub struct Attachment {
     networks: Vec<String>,
-    ports: Vec<PortRule>,
     _dns: Option<DnsServer>,
 }
 
@@ -132,79 +131,23 @@ impl Engine {
         self.sweep_leases()?;
         let netns = File::open(format!("/proc/{pid}/ns/net"))
             .map_err(|e| EngineError::io("opening the container's network namespace", e))?;
-        let mut nl = Netlink::open()?;
-        let mut inside: Vec<(String, Ipv4Addr, u8, Option<Ipv4Addr>)> = Vec::new();
-        let mut user_networks = Vec::new();
-        let mut first_ip = None;
+        let mut user_networks = false;
+        let mut first = None;
         for (i, spec) in c.config.networks.iter().enumerate() {
-            let row = self
-                .store
-                .meta
-                .network(&spec.network_id)?
-                .ok_or_else(|| EngineError::NoSuchNetwork(spec.network_id.clone()))?;
-            let n = Network::from_row(row)?;
-            let index = self.realize(&n, &cfg)?;
-            let pool = n.pool()?;
-            let iface = format!("eth{i}");
-            let veth = veth_name(c.id(), &n.id);
-            let mut aliases = spec.aliases.clone();
-            if !n.is_default_bridge() {
-                aliases.push(c.id()[..12].to_string());
-                user_networks.push(n.id.clone());
+            let (n, ip) = self.plug(c, spec, i, &netns, &cfg, i == 0, done)?;
+            user_networks |= !n.is_default_bridge();
+            if first.is_none() {
+                first = Some((n, ip));
             }
-            let mut live = Live {
-                prefix: pool.subnet.prefix(),
-                gateway: pool.gateway.to_string(),
-                veth: veth.clone(),
-                iface: iface.clone(),
-                aliases,
-                ..Default::default()
-            };
-            let ip = self.lease(c, &n, spec, &mut live)?;
-            done.networks.push(n.id.clone());
-            let mac = mac_for(ip);
-            live.mac = format_mac(&mac);
-            if let Err(e) = nl.add_veth(&veth, index, &iface, mac, netns.as_fd()) {
-                // A veth of this container's last run that its dying namespace has
-                // not yet let go of: take it away and try once more.
-                if !matches!(&e, NetworkError::Errno(_, io) if io.raw_os_error() == Some(libc::EEXIST))
-                {
-                    return Err(e.into());
-                }
-                nl.delete_link(&veth)?;
-                nl.add_veth(&veth, index, &iface, mac, netns.as_fd())?;
-            }
-            let route = (i == 0 && !n.config.internal).then_some(pool.gateway);
-            inside.push((iface, ip, pool.subnet.prefix(), route));
-            if first_ip.is_none() {
-                first_ip = Some((n, ip));
-            }
-            self.store
-                .meta
-                .set_endpoint_config(&spec.network_id, c.id(), &to_json(&live)?)?;
         }
-        kujira_network::netns::run_in(&netns, || {
-            let mut nl = Netlink::open()?;
-            for (iface, ip, prefix, route) in &inside {
-                let index = nl
-                    .link_index(iface)?
-                    .ok_or_else(|| NetworkError::Netlink(format!("{iface} did not arrive")))?;
-                nl.add_address(index, *ip, *prefix)?;
-                nl.set_up(index)?;
-                if let Some(gw) = route {
-                    nl.add_default_route(*gw)?;
-                }
-            }
-            Ok(())
-        })?;
-        if let Some((n, ip)) = &first_ip {
+        if let Some((n, ip)) = &first {
             self.write_hosts_entry(c, *ip)?;
             if cfg.iptables {
                 self.publish(c, n, done)?;
             }
         }
-        if !user_networks.is_empty() {
-            let names = super::dns::StoreNames::open(self, c.id(), user_networks)?;
+        if user_networks {
+            let names = super::dns::StoreNames::open(self, c.id())?;
             let upstreams = super::dns::upstreams(c);
             done._dns = Some(kujira_network::dns::serve(
                 &netns,
@@ -213,6 +156,79 @@ impl Engine {
             )?);
         }
         Ok(())
+    }
+
+    /// Plugs `c` into one network inside namespace `netns`: a lease, a veth pair
+    /// (`eth{slot}` inside), the address, and the default route for the primary one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn plug(
+        &self,
+        c: &Container,
+        spec: &EndpointSpec,
+        slot: usize,
+        netns: &File,
+        cfg: &NetConfig,
+        primary: bool,
+        done: &mut Attachment,
+    ) -> Result<(Network, Ipv4Addr), EngineError> {
+        if spec.network_id == super::predefined_id("bridge") {
+            self.persist_default_network()?;
+        }
+        let row = self
+            .store
+            .meta
+            .network(&spec.network_id)?
+            .ok_or_else(|| EngineError::NoSuchNetwork(spec.network_id.clone()))?;
+        let n = Network::from_row(row)?;
+        let index = self.realize(&n, cfg)?;
+        let pool = n.pool()?;
+        let iface = format!("eth{slot}");
+        let veth = veth_name(c.id(), &n.id);
+        let mut aliases = spec.aliases.clone();
+        if !n.is_default_bridge() {
+            aliases.push(c.id()[..12].to_string());
+        }
+        let mut live = Live {
+            prefix: pool.subnet.prefix(),
+            gateway: pool.gateway.to_string(),
+            veth: veth.clone(),
+            iface: iface.clone(),
+            aliases,
+            ..Default::default()
+        };
+        let ip = self.lease(c, &n, spec, &mut live)?;
+        done.networks.push(n.id.clone());
+        let mac = mac_for(ip);
+        live.mac = format_mac(&mac);
+        self.store
+            .meta
+            .set_endpoint_config(&n.id, c.id(), &to_json(&live)?)?;
+        let mut nl = Netlink::open()?;
+        if let Err(e) = nl.add_veth(&veth, index, &iface, mac, netns.as_fd()) {
+            // A veth of this container's last run that its dying namespace has not
+            // yet let go of: take it away and try once more.
+            if !matches!(&e, NetworkError::Errno(_, io) if io.raw_os_error() == Some(libc::EEXIST))
+            {
+                return Err(e.into());
+            }
+            nl.delete_link(&veth)?;
+            nl.add_veth(&veth, index, &iface, mac, netns.as_fd())?;
+        }
+        let route = (primary && !n.config.internal).then_some(pool.gateway);
+        let prefix = pool.subnet.prefix();
+        kujira_network::netns::run_in(netns, || {
+            let mut nl = Netlink::open()?;
+            let index = nl
+                .link_index(&iface)?
+                .ok_or_else(|| NetworkError::Netlink(format!("{iface} did not arrive")))?;
+            nl.add_address(index, ip, prefix)?;
+            nl.set_up(index)?;
+            if let Some(gw) = route {
+                nl.add_default_route(gw)?;
+            }
+            Ok(())
+        })?;
+        Ok((n, ip))
     }
 
     /// Takes an address on `n` for `c` (the one it asked for, or the next free one)
@@ -306,9 +322,8 @@ impl Engine {
         self.store
             .meta
             .set_endpoint_config(&n.id, c.id(), &to_json(&live)?)?;
-        let rules = live.rules();
-        firewall::add_ports(&rules)?;
-        done.ports = rules;
+        firewall::add_ports(&live.rules())?;
+        let _ = done;
         Ok(())
     }
 
@@ -334,14 +349,23 @@ impl Engine {
             .map_err(|e| EngineError::io(format!("writing {}", path.display()), e))
     }
 
-    /// Undoes an attachment: the DNAT elements, then the leases. The veth pairs go
-    /// with the container's network namespace.
+    /// Undoes an attachment: every lease of the container (those a live `network
+    /// connect` added too) and its DNAT elements. The veth pairs go with the
+    /// container's network namespace.
     pub(crate) fn detach_networks(&self, c: &Container, done: Attachment) {
-        if !done.ports.is_empty() {
-            let _ = firewall::remove_ports(&done.ports);
-        }
-        for n in &done.networks {
-            let _ = self.store.meta.delete_endpoint(n, c.id());
+        drop(done);
+        for row in self
+            .store
+            .meta
+            .container_endpoints(c.id())
+            .unwrap_or_default()
+        {
+            let live: Live = serde_json::from_str(&row.config).unwrap_or_default();
+            let rules = live.rules();
+            if !rules.is_empty() {
+                let _ = firewall::remove_ports(&rules);
+            }
+            let _ = self.store.meta.delete_endpoint(&row.network_id, c.id());
         }
     }
 }

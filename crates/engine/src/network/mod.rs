@@ -5,8 +5,11 @@
 //! one when it is first used) and is re-made if a reboot took it away.
 
 pub mod config;
+mod connect;
 mod dns;
 mod endpoint;
+mod filter;
+mod inspect;
 mod mode;
 mod sweep;
 
@@ -23,6 +26,7 @@ use kujira_store::StoreLock;
 
 pub use config::NetConfig;
 pub use endpoint::{Attachment, EndpointSpec, Live};
+pub use filter::group_filters;
 
 use crate::{Engine, EngineError};
 
@@ -146,8 +150,10 @@ impl Engine {
         Ok(StoreLock::exclusive(&self.root().join("networks.lock"))?)
     }
 
-    /// The default network's row, made on first use from `config.toml`.
-    fn default_network(&self, cfg: &NetConfig) -> Result<Network, EngineError> {
+    /// The default network: its row, or (before any container used it, so that a
+    /// read changes nothing) what `config.toml` says it will be. `persist` writes
+    /// the row, as the first lease on it needs.
+    fn default_network(&self, cfg: &NetConfig, persist: bool) -> Result<Network, EngineError> {
         let id = predefined_id("bridge");
         if let Some(row) = self.store.meta.network(&id)? {
             return Network::from_row(row);
@@ -177,6 +183,9 @@ impl Engine {
             config: serde_json::to_string(&config)
                 .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,
         };
+        if !persist {
+            return Network::from_row(row);
+        }
         self.store.meta.add_network(&row)?;
         let row = self
             .store
@@ -201,7 +210,7 @@ impl Engine {
     /// Every network: the predefined three, then the user's, oldest first.
     pub fn networks(&self) -> Result<Vec<Network>, EngineError> {
         let cfg = NetConfig::load()?;
-        let default = self.default_network(&cfg)?;
+        let default = self.default_network(&cfg, false)?;
         let mut out = vec![
             default,
             Self::pseudo_network("host", "host"),
@@ -230,6 +239,11 @@ impl Engine {
                 by_prefix.len()
             ))),
         }
+    }
+
+    /// The default network's row, written if it is not yet there.
+    pub(crate) fn persist_default_network(&self) -> Result<(), EngineError> {
+        self.default_network(&NetConfig::load()?, true).map(|_| ())
     }
 
     /// `network create`: checks everything before anything is written, then the row,
