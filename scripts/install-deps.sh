@@ -9,12 +9,12 @@
 # take the dpkg lock. Debian/Ubuntu only (apt-get).
 set -euo pipefail
 
-PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps libseccomp-dev pkg-config python3-venv)
+PACKAGES=(skopeo umoci busybox-static docker-registry crun runc jq hyperfine sqlite3 ca-certificates openssl apache2-utils curl tini golang-github-containers-common procps libseccomp-dev pkg-config python3-venv nftables iproute2 iperf3 docker-compose)
 # Binaries whose absence means the package set is incomplete. busybox is
 # checked by path because the tests copy the *static* /bin/busybox into
 # rootfs fixtures; a dynamically linked one from package `busybox` would not
 # run inside them.
-TOOLS=(skopeo umoci docker-registry crun runc jq hyperfine sqlite3 openssl htpasswd curl tini-static ps)
+TOOLS=(skopeo umoci docker-registry crun runc jq hyperfine sqlite3 openssl htpasswd curl tini-static ps nft ip iperf3 docker-compose)
 
 missing=()
 for t in "${TOOLS[@]}"; do

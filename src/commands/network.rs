@@ -122,7 +122,7 @@ fn ls(engine: &Engine, a: &NetworkLsArgs) -> Result<(), CliError> {
         ("CreatedAt", "CREATED AT".into()),
     ]);
     let mut out = std::io::stdout().lock();
-    format.write(&mut out, &header, rows.into_iter())?;
+    format.write(&mut out, &header, rows)?;
     Ok(())
 }
 

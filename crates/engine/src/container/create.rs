@@ -202,8 +202,9 @@ fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<String, Engine
     }
 }
 
-/// `--add-host NAME:IP` (`NAME=IP` too, as Docker takes).
-fn parse_extra_host(s: &str) -> Result<(String, String), EngineError> {
+/// `--add-host NAME:IP` (`NAME=IP` too, as Docker takes); `host-gateway` is the
+/// default bridge's gateway, the host's address as containers see it.
+fn parse_extra_host(s: &str, host_gateway: &str) -> Result<(String, String), EngineError> {
     let bad = || {
         invalid(format!(
             "invalid argument \"{s}\" for \"--add-host\" flag: bad format for add-host: \"{s}\""
@@ -213,11 +214,11 @@ fn parse_extra_host(s: &str) -> Result<(String, String), EngineError> {
         .split_once('=')
         .or_else(|| s.split_once(':'))
         .ok_or_else(bad)?;
-    if ip == "host-gateway" {
-        return Err(invalid(
-            "--add-host NAME:host-gateway needs a bridge network, which kujira does not make",
-        ));
-    }
+    let ip = if ip == "host-gateway" {
+        host_gateway
+    } else {
+        ip
+    };
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
         return Err(invalid(format!(
@@ -454,10 +455,15 @@ impl Engine {
             .iter()
             .map(|s| parse_sysctl(s, network.1))
             .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let host_gateway = if opts.extra_hosts.iter().any(|h| h.ends_with("host-gateway")) {
+            crate::network::NetConfig::load()?.bip.0.to_string()
+        } else {
+            String::new()
+        };
         let extra_hosts = opts
             .extra_hosts
             .iter()
-            .map(|h| parse_extra_host(h))
+            .map(|h| parse_extra_host(h, &host_gateway))
             .collect::<Result<Vec<_>, _>>()?;
         let pid_mode = namespace_mode("PID", &opts.pid_mode, &[])?;
         let ipc_mode = namespace_mode("IPC", &opts.ipc_mode, &["private", "shareable"])?;
@@ -783,6 +789,7 @@ impl Engine {
 
     /// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf` of the container, as
     /// Docker writes them into its own directory and binds them in.
+    #[allow(clippy::too_many_arguments)] // each is one of Docker's per-container files' inputs
     pub(crate) fn write_etc_files(
         &self,
         dir: &std::path::Path,

@@ -29,12 +29,10 @@ impl Engine {
         ip: Option<String>,
     ) -> Result<(), EngineError> {
         if !n.has_addresses() {
-            return Err(EngineError::Forbidden(
-                format!(
-                "container cannot be disconnected from host network or connected to host network"
-            )
-                .replace("host network", &format!("{} network", n.name)),
-            ));
+            return Err(EngineError::Forbidden(format!(
+                "container cannot be disconnected from {0} network or connected to {0} network",
+                n.name
+            )));
         }
         let mode = c.config.network.as_str();
         if mode == "none" {

@@ -15,7 +15,7 @@ impl Engine {
             let ok = match key.as_str() {
                 "name" => vals.iter().any(|v| n.name.contains(v.as_str())),
                 "id" => vals.iter().any(|v| n.id.starts_with(v.as_str())),
-                "driver" => vals.iter().any(|v| *v == n.config.driver),
+                "driver" => vals.contains(&n.config.driver),
                 "scope" => vals.iter().any(|v| v == "local"),
                 "type" => {
                     let t = if n.is_predefined() {
@@ -70,7 +70,7 @@ pub fn group_filters(flags: &[String]) -> Result<Vec<(String, Vec<String>)>, Eng
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for f in flags {
         let (k, v) = f.split_once('=').ok_or_else(|| {
-            EngineError::InvalidArgument(format!("bad format of filter (expected name=value)"))
+            EngineError::InvalidArgument("bad format of filter (expected name=value)".into())
         })?;
         match out.iter_mut().find(|(key, _)| key == k) {
             Some((_, vals)) => vals.push(v.to_string()),
