@@ -88,6 +88,20 @@ pub fn create_options(
             endpoints.insert(0, first);
         }
     }
+    // Config.Volumes are anonymous volumes, as an image's VOLUME, unless a bind in
+    // HostConfig.Binds covers the same path (docker-compose sends both).
+    let binds = hc.binds.clone().unwrap_or_default();
+    let bound: Vec<String> = binds
+        .iter()
+        .filter_map(|b| b.split(':').nth(1))
+        .map(|d| d.trim_end_matches('/').to_string())
+        .collect();
+    let mut volumes = binds;
+    for (k, _) in body.volumes.iter().flatten() {
+        if !bound.contains(&k.trim_end_matches('/').to_string()) {
+            volumes.push(k.clone());
+        }
+    }
     Ok(CreateOptions {
         endpoints,
         links: hc.links.clone().unwrap_or_default(),
@@ -110,13 +124,7 @@ pub fn create_options(
             .collect(),
         tty: body.tty.unwrap_or(false),
         stdin_open: body.open_stdin.unwrap_or(false),
-        volumes: hc
-            .binds
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(body.volumes.iter().flatten().map(|(k, _)| k.clone()))
-            .collect(),
+        volumes,
         tmpfs: hc
             .tmpfs
             .iter()

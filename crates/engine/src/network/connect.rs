@@ -117,10 +117,9 @@ impl Engine {
             .cloned()
             .collect();
         self.unplug(c, &n.id);
+        // The network mode stays (dockerd's too): a container taken off its last
+        // network is connected again later, as docker-compose does after create.
         let mut cfg = c.config.clone();
-        if networks.is_empty() {
-            cfg.network = "none".into();
-        }
         cfg.networks = networks;
         self.store
             .meta

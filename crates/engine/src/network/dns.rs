@@ -72,6 +72,9 @@ impl Names for StoreNames {
                 }
             }
         }
+        // Docker's round robin: several answers (a scaled service) come shuffled.
+        use rand::seq::SliceRandom;
+        found.shuffle(&mut rand::rng());
         (!found.is_empty()).then_some(found)
     }
 }

@@ -135,11 +135,16 @@ fn endpoint_doc(
         ),
         None => Default::default(),
     };
+    // The short ID among the aliases too, as dockerd answered before API 1.45
+    // (docker-compose 1.29 looks for it there).
+    let mut aliases = aliases.to_vec();
+    if user && !aliases.iter().any(|a| *a == c.id()[..12]) {
+        aliases.push(c.id()[..12].to_string());
+    }
     let mut dns_names = Vec::new();
     if user {
         dns_names.push(c.name().to_string());
         dns_names.extend(aliases.iter().cloned());
-        dns_names.push(c.id()[..12].to_string());
     }
     json!({
         "IPAMConfig": null,

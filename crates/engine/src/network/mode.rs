@@ -18,6 +18,7 @@ impl Engine {
             .network
             .clone()
             .or_else(|| opts.endpoints.first().map(|(n, _)| n.clone()))
+            .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".into());
         let no_endpoint_options = || {
             if !opts.network_aliases.is_empty() || opts.ip.is_some() {
@@ -67,10 +68,18 @@ impl Engine {
             // Docker keeps legacy links for the default bridge; on a user network a
             // link is an alias the linked container answers to, which DNS covers.
         }
+        // The docker CLI names the default network `default` in EndpointsConfig.
+        let canonical = |n: &str| {
+            if n == "default" {
+                "bridge".to_string()
+            } else {
+                n.to_string()
+            }
+        };
         let mut first = opts
             .endpoints
             .iter()
-            .find(|(n, _)| *n == mode || *n == primary.id)
+            .find(|(n, _)| canonical(n) == mode || *n == primary.id)
             .map(|(_, s)| s.clone())
             .unwrap_or_default();
         first.network_id = primary.id.clone();
@@ -85,7 +94,7 @@ impl Engine {
         first.links = opts.links.clone();
         specs.push(first);
         for (name, spec) in &opts.endpoints {
-            let n = self.find_network(name)?;
+            let n = self.find_network(&canonical(name))?;
             if n.id == primary.id {
                 continue;
             }
