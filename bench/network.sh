@@ -56,7 +56,7 @@ umount "$bundle/rootfs"
 
 # Throughput. iperf3 is Debian's (dynamically linked): containers run it from the
 # host's root, mounted read-only, through the host's dynamic loader.
-IPERF="/host/lib64/ld-linux-x86-64.so.2 --library-path /host/usr/lib/x86_64-linux-gnu /host/usr/bin/iperf3"
+IPERF="/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /host/usr/lib/x86_64-linux-gnu /host/usr/bin/iperf3"
 gbits() { jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100'; }
 
 ip netns add kjb-a; ip netns add kjb-b

@@ -516,3 +516,78 @@ fn health_checks_show_in_ps_inspect_and_events() {
     ]);
     assert!(events.contains("health_status: healthy"), "{events}");
 }
+
+#[test]
+fn networks_through_the_docker_cli() {
+    let t = setup();
+    let s = &t.s;
+    let id = s.docker_ok([
+        "network",
+        "create",
+        "--subnet",
+        &format!("{}/24", t.k.net().gateway().replace(".0.1", ".9.0")),
+        "appnet",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    let ls = s.docker_ok(["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert_eq!(
+        lines(&ls),
+        ["appnet bridge", "bridge bridge", "host host", "none null"]
+    );
+    // Seen by kujira too: one store.
+    assert!(t.k.ok(["network", "ls", "-q", "--no-trunc"]).contains(id));
+    s.docker_ok([
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--network",
+        "appnet",
+        "--network-alias",
+        "api",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let out = s.docker_ok([
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox ping -c1 -W2 api >/dev/null && echo reached",
+    ]);
+    assert_eq!(out, "reached\n");
+    let members = s.docker_ok([
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}}{{end}}",
+        "appnet",
+    ]);
+    assert_eq!(members.trim(), "svc");
+    let ip = s.docker_ok([
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.appnet.IPAddress}}",
+        "svc",
+    ]);
+    assert!(
+        ip.starts_with(&t.k.net().gateway().replace(".0.1", ".9.")),
+        "{ip}"
+    );
+    let err = s.docker_fails(["network", "rm", "appnet"], 1);
+    assert!(err.contains("has active endpoints"), "{err}");
+    let err = s.docker_fails(["network", "create", "appnet"], 1);
+    assert!(
+        err.contains("network with name appnet already exists"),
+        "{err}"
+    );
+    s.docker_ok(["rm", "-f", "svc"]);
+    assert_eq!(s.docker_ok(["network", "rm", "appnet"]).trim(), "appnet");
+    let err = s.docker_fails(["network", "inspect", "appnet"], 1);
+    assert!(err.contains("network appnet not found"), "{err}");
+}

@@ -60,6 +60,25 @@ fn ip_of(k: &Kujira, name: &str, network: &str) -> String {
     .to_string()
 }
 
+/// `run -d` of busybox httpd serving /etc on port 80, with `extra` flags; its ID.
+fn httpd(k: &Kujira, extra: &[&str]) -> String {
+    let mut args = vec!["run", "-d"];
+    args.extend_from_slice(extra);
+    args.extend([
+        "busybox", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+    ]);
+    k.ok(args).trim().to_string()
+}
+
+/// `GET http://ADDR:PORT/hostname` from the host (busybox wget), the body or "".
+fn fetch_hostname(addr: &str, port: u16) -> String {
+    let out = std::process::Command::new("busybox")
+        .args(["wget", "-qO-", &format!("http://{addr}:{port}/hostname")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn links() -> String {
     let out = std::process::Command::new("ip")
         .args(["-o", "link"])
@@ -236,34 +255,11 @@ fn published_ports_answer_from_the_host_another_container_and_upstream() {
     let _c = Cleanup(&k);
     let up = Upstream::start(k.net());
     let port = free_port();
-    let id = k
-        .ok([
-            "run",
-            "-d",
-            "--name",
-            "pub",
-            "-p",
-            &format!("{port}:80"),
-            "busybox",
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/etc",
-        ])
-        .trim()
-        .to_string();
+    let p = format!("{port}:80");
+    let id = httpd(&k, &["--name", "pub", "-p", &p]);
     let short = &id[..12];
     let gw = k.net().gateway();
-    let fetch = |addr: &str| {
-        let out = std::process::Command::new("busybox")
-            .args(["wget", "-qO-", &format!("http://{addr}:{port}/hostname")])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let fetch = |addr: &str| fetch_hostname(addr, port);
     // Loopback: the userland forwarder, as docker-proxy.
     wait_until("the published port", SECS, || {
         fetch("127.0.0.1").contains(short)
@@ -498,8 +494,10 @@ fn crashes_leave_nothing_stale() {
     let _c = Cleanup(&k);
     k.ok(["network", "create", "crashnet"]);
     let mut ids = BTreeSet::new();
+    let mut ports = Vec::new();
     for i in 0..20u64 {
         let port = free_port().to_string();
+        ports.push(port.clone());
         let mut child = k
             .cmd([
                 "run",
@@ -579,9 +577,73 @@ fn crashes_leave_nothing_stale() {
         .output()
         .unwrap();
     let fw = String::from_utf8_lossy(&fw.stdout).into_owned();
-    let base = k.net().gateway().trim_end_matches(".0.1").to_string();
-    for line in fw.lines().filter(|l| l.contains(" : ")) {
-        assert!(!line.contains(&format!(": {base}.")), "stale DNAT: {line}");
+    for p in &ports {
+        assert!(
+            !fw.contains(&format!("tcp . {p} :")),
+            "stale DNAT for {p}: {fw}"
+        );
     }
     k.ok(["network", "rm", "crashnet"]);
+}
+
+#[test]
+fn other_names_go_to_the_containers_dns_servers() {
+    let k = kujira();
+    let up = Upstream::start(k.net());
+    up.serve_dns("upstream.example", "192.0.2.77".parse().unwrap());
+    k.ok(["network", "create", "resolving"]);
+    let out = sh(
+        &k,
+        &["--network", "resolving", "--dns", &up.address()],
+        "cat /etc/resolv.conf; busybox nslookup upstream.example",
+    );
+    // The container asks the embedded server, which asks the --dns server.
+    assert!(out.starts_with("nameserver 127.0.0.11\n"), "{out}");
+    assert!(out.contains("192.0.2.77"), "{out}");
+}
+
+#[test]
+fn legacy_links_write_hosts_entries() {
+    let k = kujira();
+    let _c = Cleanup(&k);
+    let id = k
+        .ok(["run", "-d", "--name", "dbserver", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let ip = ip_of(&k, "dbserver", "bridge");
+    let out = sh(
+        &k,
+        &["--link", "dbserver:db"],
+        "cat /etc/hosts; busybox ping -c1 -W2 db >/dev/null && echo reached",
+    );
+    assert!(
+        out.contains(&format!("{ip}\tdb {} dbserver", &id[..12])),
+        "{out}"
+    );
+    assert!(out.ends_with("reached\n"), "{out}");
+    let err = k.fails(
+        ["run", "--rm", "--link", "nosuch:db", "busybox", "true"],
+        125,
+    );
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+#[test]
+fn iptables_false_leaves_the_firewall_alone() {
+    let k = kujira();
+    let _c = Cleanup(&k);
+    k.net().append("iptables = false");
+    let port = free_port();
+    let id = httpd(&k, &["-p", &format!("{port}:80")]);
+    // Ports still answer, through the forwarder.
+    wait_until("the forwarded port", SECS, || {
+        fetch_hostname("127.0.0.1", port).contains(&id[..12])
+    });
+    let fw = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "kujira"])
+        .output()
+        .unwrap();
+    let fw = String::from_utf8_lossy(&fw.stdout).into_owned();
+    assert!(!fw.contains(&format!("\"{}\"", k.net().bridge())), "{fw}");
+    assert!(!fw.contains(&format!(". {port} :")), "{fw}");
 }

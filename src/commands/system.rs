@@ -31,6 +31,15 @@ pub fn prune(engine: &Engine, args: &SystemPruneArgs) -> Result<(), CliError> {
         }
         println!();
     }
+    // Networks after containers, as Docker: those the pruned containers used go too.
+    let networks = engine.prune_networks()?;
+    if !networks.is_empty() {
+        println!("Deleted Networks:");
+        for n in &networks {
+            println!("{n}");
+        }
+        println!();
+    }
     if args.volumes {
         let (names, bytes) = engine.prune_volumes(false)?;
         if !names.is_empty() {

@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -28,15 +29,20 @@ pub trait Names: Send + Sync {
     fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>>;
 }
 
-/// A running server; dropping it stops the thread within a second.
+/// A running server; dropping it stops the thread at once.
 pub struct DnsServer {
     stop: Arc<AtomicBool>,
+    sock: Arc<UdpSocket>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for DnsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wakes the blocked recv (Linux ends it on a shut-down UDP socket), so the
+        // container's exit does not wait for the read timeout.
+        // SAFETY: shutdown on a socket this server owns.
+        unsafe { libc::shutdown(self.sock.as_raw_fd(), libc::SHUT_RDWR) };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -59,8 +65,10 @@ pub fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let upstreams = Arc::new(upstreams);
+    let sock = Arc::new(sock);
+    let serving = sock.clone();
     let thread = std::thread::spawn(move || {
-        let sock = Arc::new(sock);
+        let sock = serving;
         let mut buf = [0u8; 4096];
         while !flag.load(Ordering::SeqCst) {
             let Ok((n, from)) = sock.recv_from(&mut buf) else {
@@ -87,6 +95,7 @@ pub fn serve(
     });
     Ok(DnsServer {
         stop,
+        sock,
         thread: Some(thread),
     })
 }

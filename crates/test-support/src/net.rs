@@ -60,6 +60,49 @@ impl NetSlot {
         format!("10.{}.0.1", self.n)
     }
 
+    /// DNAT elements aimed at this slot's addresses that a test left behind (a
+    /// panic with containers still running), so the slot's next user starts clean.
+    fn drop_port_elements(&self) {
+        let prefix = format!("10.{}.", self.n);
+        for map in ["dnat_any", "dnat_addr"] {
+            let Ok(out) = std::process::Command::new("nft")
+                .args(["-j", "list", "map", "ip", "kujira", map])
+                .output()
+            else {
+                return;
+            };
+            let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+                continue;
+            };
+            let elems = doc["nftables"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["map"]["elem"].as_array())
+                .flatten();
+            for e in elems {
+                let key = e[0]["concat"].as_array().cloned().unwrap_or_default();
+                let to = e[1]["concat"][0].as_str().unwrap_or_default();
+                if !to.starts_with(&prefix) {
+                    continue;
+                }
+                let key: Vec<String> = key
+                    .iter()
+                    .map(|k| {
+                        k.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| k.to_string())
+                    })
+                    .collect();
+                let spec = format!("{{ {} }}", key.join(" . "));
+                let _ = std::process::Command::new("nft")
+                    .args(["delete", "element", "ip", "kujira", map, &spec])
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+    }
+
     /// Appends settings (`iptables = false`) to the slot's config.
     pub fn append(&self, text: &str) {
         let mut t = std::fs::read_to_string(&self.config).unwrap_or_default();
@@ -75,6 +118,21 @@ impl Drop for NetSlot {
             .args(["link", "del", &self.bridge()])
             .stderr(std::process::Stdio::null())
             .status();
+        self.drop_port_elements();
+        // The default bridge's elements in kujira's shared table, one by one (some
+        // may never have been added).
+        let b = self.bridge();
+        for el in [
+            format!("bridges {{ \"{b}\" }}"),
+            format!("same {{ \"{b}\" . \"{b}\" }}"),
+            format!("masq {{ 10.{}.0.0/24 }}", self.n),
+        ] {
+            let _ = std::process::Command::new("nft")
+                .args(["delete", "element", "ip", "kujira"])
+                .args(el.split(' '))
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
         let _ = std::fs::write(&self.config, Self::toml(self.n));
     }
 }
@@ -166,6 +224,33 @@ impl Upstream {
         format!("198.18.{}.1", self.n)
     }
 
+    /// Starts a stand-in DNS server on the upstream (UDP 53 at [`Upstream::address`])
+    /// that answers `name` with `ip` and anything else with NXDOMAIN; it lives as
+    /// long as the test process.
+    pub fn serve_dns(&self, name: &str, ip: std::net::Ipv4Addr) {
+        let ns_path = format!("/run/netns/{}", self.ns);
+        let addr: std::net::Ipv4Addr = self.address().parse().expect("upstream address");
+        let name = name.to_ascii_lowercase();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ns = File::open(&ns_path).expect("open the upstream namespace");
+            // SAFETY: setns on this thread only, with a namespace file we hold.
+            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns into the upstream namespace");
+            let sock = std::net::UdpSocket::bind((addr, 53)).expect("bind the upstream DNS");
+            let _ = ready_tx.send(());
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                if let Some(reply) = dns_reply(&buf[..n], &name, ip) {
+                    let _ = sock.send_to(&reply, from);
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the upstream DNS server started");
+    }
+
     /// Runs `args` inside the upstream's namespace.
     pub fn exec(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new("ip")
@@ -184,4 +269,36 @@ impl Drop for Upstream {
             .args(["netns", "del", &self.ns])
             .status();
     }
+}
+
+/// A DNS reply to `q`: one A record for `name`, else NXDOMAIN (hand-made: the test
+/// stand-in must not share code with the server it checks).
+fn dns_reply(q: &[u8], name: &str, ip: std::net::Ipv4Addr) -> Option<Vec<u8>> {
+    if q.len() < 12 {
+        return None;
+    }
+    let mut labels = Vec::new();
+    let mut i = 12;
+    while i < q.len() && q[i] != 0 {
+        let len = q[i] as usize;
+        labels.push(String::from_utf8_lossy(q.get(i + 1..i + 1 + len)?).to_ascii_lowercase());
+        i += 1 + len;
+    }
+    let end = i + 5; // the root label, QTYPE, QCLASS
+    let question = q.get(12..end)?;
+    let qtype = u16::from_be_bytes([q[end - 4], q[end - 3]]);
+    let found = labels.join(".") == name;
+    let mut r = Vec::with_capacity(64);
+    r.extend_from_slice(&q[0..2]);
+    r.extend_from_slice(if found { &[0x81, 0x80] } else { &[0x81, 0x83] });
+    let answers: u16 = if found && qtype == 1 { 1 } else { 0 };
+    r.extend_from_slice(&[0, 1]);
+    r.extend_from_slice(&answers.to_be_bytes());
+    r.extend_from_slice(&[0, 0, 0, 0]);
+    r.extend_from_slice(question);
+    if answers == 1 {
+        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        r.extend_from_slice(&ip.octets());
+    }
+    Some(r)
 }

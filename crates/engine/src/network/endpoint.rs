@@ -141,7 +141,7 @@ impl Engine {
             }
         }
         if let Some((n, ip)) = &first {
-            self.write_hosts_entry(c, *ip)?;
+            self.write_hosts_entry(c, *ip, &self.link_lines(c, n)?)?;
             if cfg.iptables {
                 self.publish(c, n, done)?;
             }
@@ -329,7 +329,12 @@ impl Engine {
 
     /// `/etc/hosts` gets the container's address for its hostname (in place: the
     /// file is bind-mounted, a rename would not reach the container).
-    fn write_hosts_entry(&self, c: &Container, ip: Ipv4Addr) -> Result<(), EngineError> {
+    fn write_hosts_entry(
+        &self,
+        c: &Container,
+        ip: Ipv4Addr,
+        links: &[String],
+    ) -> Result<(), EngineError> {
         let path = self.container_paths(c.id()).dir.join("hosts");
         let Ok(text) = std::fs::read_to_string(&path) else {
             return Ok(());
@@ -345,8 +350,55 @@ impl Engine {
             .map(|l| format!("{l}\n"))
             .collect();
         out.push_str(&format!("{ip}\t{host}\n"));
+        for l in links {
+            if !out.contains(l.as_str()) {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
         std::fs::write(&path, out)
             .map_err(|e| EngineError::io(format!("writing {}", path.display()), e))
+    }
+
+    /// `--link NAME[:ALIAS]`: a line `IP\tALIAS ID NAME` for each linked container
+    /// (which must be running, on the same network), as Docker writes them.
+    fn link_lines(&self, c: &Container, n: &Network) -> Result<Vec<String>, EngineError> {
+        let Some(spec) = c.config.networks.iter().find(|s| s.network_id == n.id) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for link in &spec.links {
+            let (name, alias) = link
+                .split_once(':')
+                .unwrap_or((link.as_str(), link.as_str()));
+            let name = name.trim_start_matches('/');
+            let target = self.find_container(name).map_err(|_| {
+                EngineError::InvalidArgument(format!(
+                    "could not get container for {name}: No such container: {name}"
+                ))
+            })?;
+            let live: Option<Live> = self
+                .store
+                .meta
+                .container_endpoints(target.id())?
+                .into_iter()
+                .find(|r| r.network_id == n.id)
+                .and_then(|r| serde_json::from_str(&r.config).ok());
+            let Some(live) = live.filter(|_| target.is_running()) else {
+                return Err(EngineError::Conflict(format!(
+                    "Cannot link to a non running container: /{} AS /{}/{alias}",
+                    target.name(),
+                    c.name()
+                )));
+            };
+            let mut names = vec![alias.to_string()];
+            names.push(target.id()[..12].to_string());
+            if alias != target.name() {
+                names.push(target.name().to_string());
+            }
+            out.push(format!("{}\t{}", live.ip, names.join(" ")));
+        }
+        Ok(out)
     }
 
     /// Undoes an attachment: every lease of the container (those a live `network
