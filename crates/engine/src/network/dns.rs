@@ -4,7 +4,7 @@
 //! stop or are renamed later are seen at once.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use kujira_network::dns::Names;
 use kujira_store::Metadata;
@@ -14,16 +14,19 @@ use crate::container::Container;
 use crate::{Engine, EngineError};
 
 pub(crate) struct StoreNames {
-    meta: Mutex<Metadata>,
+    /// Opened at the first question: most containers never ask, and opening a
+    /// connection costs the start a few milliseconds.
+    meta: OnceLock<Option<Mutex<Metadata>>>,
+    db: std::path::PathBuf,
     asker: String,
 }
 
 impl StoreNames {
     /// With a connection of its own: the monitor's is not shared with its threads.
     pub(crate) fn open(engine: &Engine, asker: &str) -> Result<StoreNames, EngineError> {
-        let meta = engine.store.content().metadata()?;
         Ok(StoreNames {
-            meta: Mutex::new(meta),
+            meta: OnceLock::new(),
+            db: engine.root().join("kujira.db"),
             asker: asker.to_string(),
         })
     }
@@ -31,7 +34,12 @@ impl StoreNames {
 
 impl Names for StoreNames {
     fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
-        let meta = self.meta.lock().ok()?;
+        let meta = self
+            .meta
+            .get_or_init(|| Metadata::open(&self.db).ok().map(Mutex::new))
+            .as_ref()?
+            .lock()
+            .ok()?;
         let mut found = Vec::new();
         // The asker's networks now (a live `network connect` adds one).
         let networks: Vec<String> = meta
