@@ -411,6 +411,21 @@ pub struct ServeArgs {
     /// Enable debug mode (each request logged to stderr)
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Use TLS on tcp:// addresses; implied by --tlsverify
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and verify the remote (clients need a certificate the CA signed)
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA (default ~/.docker/ca.pem)
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default ~/.docker/cert.pem)
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default ~/.docker/key.pem)
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

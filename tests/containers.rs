@@ -985,9 +985,12 @@ fn run_flags_shape_the_container() {
     // Networks: none has only loopback; host shares the host's interfaces.
     let ifaces = run(&["--network", "none", "web", "sh", "-c", "ls /sys/class/net"]);
     assert_eq!(ifaces.split_whitespace().collect::<Vec<_>>(), ["lo"]);
-    // (Other tests' bridges and veths, `kj…`, come and go meanwhile.)
+    // (Other tests' bridges and veths, `kj…`/`kv…`, come and go meanwhile.)
     let stable = |names: Vec<String>| -> Vec<String> {
-        let mut v: Vec<String> = names.into_iter().filter(|n| !n.starts_with("kj")).collect();
+        let mut v: Vec<String> = names
+            .into_iter()
+            .filter(|n| !["kj", "kv", "kujira"].iter().any(|p| n.starts_with(p)))
+            .collect();
         v.sort();
         v
     };

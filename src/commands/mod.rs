@@ -49,6 +49,7 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
             hosts: a.host.clone(),
             group: a.group.clone(),
             debug: a.debug,
+            tls: tls_files(a),
         })
         .map_err(|e| CliError::new(1, e.to_string()));
     }
@@ -260,6 +261,25 @@ pub fn dispatch(root: &Path, command: Command) -> Result<(), CliError> {
 
 /// Asks on standard output and reads the answer from standard input, as Docker's
 /// prompts do; anything but y/Y (including no input at all) is a no.
+/// `serve`'s TLS files, dockerd's defaults under `~/.docker` where not given.
+fn tls_files(a: &crate::cli::ServeArgs) -> Option<kujira_api::tls::TlsFiles> {
+    if !a.tls && !a.tlsverify {
+        return None;
+    }
+    let dir = std::env::var_os("DOCKER_CERT_PATH")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".docker")
+        });
+    Some(kujira_api::tls::TlsFiles {
+        ca: a.tlscacert.clone().unwrap_or_else(|| dir.join("ca.pem")),
+        cert: a.tlscert.clone().unwrap_or_else(|| dir.join("cert.pem")),
+        key: a.tlskey.clone().unwrap_or_else(|| dir.join("key.pem")),
+        verify: a.tlsverify,
+    })
+}
+
 pub fn confirm(warning: &str) -> bool {
     use std::io::Write;
     print!("{warning}\nAre you sure you want to continue? [y/N] ");

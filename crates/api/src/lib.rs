@@ -23,6 +23,7 @@ mod query;
 mod relay;
 mod streams;
 mod system;
+pub mod tls;
 mod version;
 mod volumes;
 mod wait;
@@ -48,6 +49,8 @@ pub struct ServeOptions {
     pub group: Option<String>,
     /// Logs each request to stderr.
     pub debug: bool,
+    /// TLS for the `tcp://` addresses (`--tls`/`--tlsverify`).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 /// Shared by every handler.
@@ -165,11 +168,12 @@ async fn run(opts: ServeOptions) -> Result<(), ApiError> {
                 app.clone(),
             )));
         } else if let Some(addr) = host.strip_prefix("tcp://") {
-            let listener = bind_tcp(addr).await?;
-            tasks.push(tokio::spawn(accept_loop(
-                Listener::Tcp(listener),
-                app.clone(),
-            )));
+            let listener = bind_tcp(addr, opts.tls.as_ref().is_some_and(|t| t.verify)).await?;
+            let listener = match &opts.tls {
+                Some(files) => Listener::Tls(listener, tls::acceptor(files)?),
+                None => Listener::Tcp(listener),
+            };
+            tasks.push(tokio::spawn(accept_loop(listener, app.clone())));
         } else {
             return Err(ApiError::bad_request(format!(
                 "{host}: only unix:// and tcp:// addresses are served"
@@ -211,15 +215,15 @@ fn bind_unix(path: &str, group: Option<&str>) -> Result<tokio::net::UnixListener
     Ok(listener)
 }
 
-/// Plain TCP only on loopback: anyone who reaches the socket owns the host, and
-/// kujira does not serve TLS (dockerd's `--tlsverify`) yet.
-async fn bind_tcp(addr: &str) -> Result<tokio::net::TcpListener, ApiError> {
+/// TCP beyond loopback only with `--tlsverify`: anyone who reaches the socket owns
+/// the host, so every client must hold a certificate the CA signed.
+async fn bind_tcp(addr: &str, verified: bool) -> Result<tokio::net::TcpListener, ApiError> {
     let sock: std::net::SocketAddr = addr
         .parse()
         .map_err(|_| ApiError::bad_request(format!("tcp://{addr}: not an IP:port address")))?;
-    if !sock.ip().is_loopback() {
+    if !sock.ip().is_loopback() && !verified {
         return Err(ApiError::bad_request(format!(
-            "tcp://{addr}: refusing plain TCP on a non-loopback address (kujira serves no TLS yet; use a unix socket or 127.0.0.1)"
+            "tcp://{addr}: refusing TCP on a non-loopback address without --tlsverify (clients must prove who they are: use --tlsverify --tlscacert --tlscert --tlskey, a unix socket, or 127.0.0.1)"
         )));
     }
     tokio::net::TcpListener::bind(sock)
@@ -230,6 +234,7 @@ async fn bind_tcp(addr: &str) -> Result<tokio::net::TcpListener, ApiError> {
 enum Listener {
     Unix(tokio::net::UnixListener),
     Tcp(tokio::net::TcpListener),
+    Tls(tokio::net::TcpListener, tokio_rustls::TlsAcceptor),
 }
 
 async fn accept_loop(listener: Listener, app: Router) {
@@ -243,6 +248,21 @@ async fn accept_loop(listener: Listener, app: Router) {
             Listener::Tcp(l) => {
                 if let Ok((stream, _)) = l.accept().await {
                     tokio::spawn(serve_connection(stream, app.clone()));
+                }
+            }
+            Listener::Tls(l, acceptor) => {
+                if let Ok((stream, _)) = l.accept().await {
+                    let (acceptor, app) = (acceptor.clone(), app.clone());
+                    // The handshake on the connection's own task: a slow or hostile
+                    // client holds up nobody else; a failed one is just closed.
+                    tokio::spawn(async move {
+                        let hs = acceptor.accept(stream);
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(std::time::Duration::from_secs(30), hs).await
+                        {
+                            serve_connection(tls, app).await;
+                        }
+                    });
                 }
             }
         }

@@ -180,8 +180,30 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
 impl Drop for Kujira {
     fn drop(&mut self) {
         let Some(root) = self.root.take() else { return };
-        // User networks' bridges and firewall elements go with the store (the
-        // default bridge goes with the network slot).
+        // No monitor outlives its store (they would hold veths, leases and
+        // published ports of a store that is gone), then user networks' bridges
+        // and firewall elements go (the default bridge goes with the network slot).
+        let ids = Command::new(&self.bin)
+            .arg("--root")
+            .arg(root.path())
+            .args(["ps", "-aq", "--no-trunc"])
+            .env("KUJIRA_CONFIG", self.net.config())
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new(&self.bin)
+                .arg("--root")
+                .arg(root.path())
+                .args(["rm", "-f"])
+                .args(&ids)
+                .env("KUJIRA_CONFIG", self.net.config())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = Command::new(&self.bin)
             .arg("--root")
             .arg(root.path())
