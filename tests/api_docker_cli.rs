@@ -591,3 +591,41 @@ fn networks_through_the_docker_cli() {
     let err = s.docker_fails(["network", "inspect", "appnet"], 1);
     assert!(err.contains("network appnet not found"), "{err}");
 }
+
+/// `/containers/{id}/attach/ws`: a WebSocket client (tungstenite) attached to a
+/// running container sends lines to its stdin and reads its output back as raw
+/// binary messages.
+#[test]
+fn attach_over_a_websocket() {
+    let t = setup();
+    let id = t.s.docker_ok([
+        "run",
+        "-d",
+        "-i",
+        "busybox",
+        "sh",
+        "-c",
+        "while read l; do echo \"got $l\"; done",
+    ]);
+    let id = id.trim();
+    let sock = std::os::unix::net::UnixStream::connect(t.s.socket()).unwrap();
+    sock.set_read_timeout(Some(SECS)).unwrap();
+    let url = format!(
+        "ws://localhost/v1.47/containers/{id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1"
+    );
+    let (mut ws, resp) = tungstenite::client(url.as_str(), sock).expect("websocket handshake");
+    assert_eq!(resp.status(), 101);
+    ws.send(tungstenite::Message::text("hello\n")).unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("got hello\n") {
+        match ws.read().expect("a message") {
+            tungstenite::Message::Binary(b) => got.extend_from_slice(&b),
+            tungstenite::Message::Text(t) => got.extend_from_slice(t.as_bytes()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Raw bytes, no 8-byte stream headers.
+    assert_eq!(String::from_utf8_lossy(&got), "got hello\n");
+    let _ = ws.close(None);
+    t.s.docker_ok(["rm", "-f", id]);
+}

@@ -44,19 +44,14 @@ fn pipe_pair() -> Result<(OwnedFd, OwnedFd), ApiError> {
         .map_err(|e| ApiError::server(format!("creating attach pipes: {e}")))
 }
 
-pub async fn attach(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Q(q): Q<Query>,
-    mut req: Request,
-) -> Result<Response, ApiError> {
-    let on = hijack::upgrade_of(&mut req)?;
-    let keys = hijack::detach_keys(q.get("detachKeys").map(String::as_str))?;
-    let wanted = Wanted {
-        stdin: flag(&q, "stdin"),
-        stdout: flag(&q, "stdout"),
-        stderr: flag(&q, "stderr"),
-    };
+/// The container's streams for one attach client: where its input goes and where
+/// its output comes from. A running container is reached through its monitor's
+/// socket; a created one gets pipes its `start` hands to the monitor.
+async fn streams(
+    st: &AppState,
+    id: String,
+    wanted: Wanted,
+) -> Result<(bool, Option<Input>, Vec<Source>), ApiError> {
     let c = st.pool.run(move |e| Ok(e.find_container(&id)?)).await?;
     let tty = c.config.tty;
     if c.is_running() {
@@ -65,55 +60,90 @@ pub async fn attach(
             .set_nonblocking(true)
             .and_then(|_| tokio::net::UnixStream::from_std(sock))
             .map_err(|e| ApiError::server(format!("attaching: {e}")))?;
-        tokio::spawn(async move {
-            let Some(io) = hijack::io(on).await else {
-                return;
-            };
-            let (srd, swr) = sock.into_split();
-            let input = wanted.stdin.then(|| Box::new(swr) as Input);
-            let sources = vec![Source::Framed(Box::new(srd))];
-            relay(io, input, sources, tty, wanted, keys, None).await;
-        });
-    } else {
-        let stdin = if wanted.stdin && c.config.open_stdin {
-            Some(pipe_pair()?)
-        } else {
-            None
-        };
-        let (out_r, out_w) = pipe_pair()?;
-        let (err_r, err_w) = pipe_pair()?;
-        let (stdin_r, stdin_w) = match stdin {
-            Some((r, w)) => (Some(r), Some(w)),
-            None => (None, None),
-        };
-        st.attaches.put(
-            c.id(),
-            Attach::Pipes {
-                stdin: stdin_r,
-                stdout: out_w,
-                stderr: err_w,
-            },
-        );
-        let to_pipe = |fd: OwnedFd| pipe::Sender::from_owned_fd(fd);
-        let from_pipe = |fd: OwnedFd| pipe::Receiver::from_owned_fd(fd);
-        let (input, out, err) = match (
-            stdin_w.map(to_pipe).transpose(),
-            from_pipe(out_r),
-            from_pipe(err_r),
-        ) {
-            (Ok(i), Ok(o), Ok(e)) => (i, o, e),
-            _ => return Err(ApiError::server("attaching: the pipes could not be polled")),
-        };
-        tokio::spawn(async move {
-            let Some(io) = hijack::io(on).await else {
-                return;
-            };
-            let input = input.map(|i| Box::new(i) as Input);
-            let sources = vec![Source::Raw(1, Box::new(out)), Source::Raw(2, Box::new(err))];
-            relay(io, input, sources, tty, wanted, keys, None).await;
-        });
+        let (srd, swr) = sock.into_split();
+        let input = wanted.stdin.then(|| Box::new(swr) as Input);
+        return Ok((tty, input, vec![Source::Framed(Box::new(srd))]));
     }
+    let stdin = if wanted.stdin && c.config.open_stdin {
+        Some(pipe_pair()?)
+    } else {
+        None
+    };
+    let (out_r, out_w) = pipe_pair()?;
+    let (err_r, err_w) = pipe_pair()?;
+    let (stdin_r, stdin_w) = match stdin {
+        Some((r, w)) => (Some(r), Some(w)),
+        None => (None, None),
+    };
+    st.attaches.put(
+        c.id(),
+        Attach::Pipes {
+            stdin: stdin_r,
+            stdout: out_w,
+            stderr: err_w,
+        },
+    );
+    let to_pipe = |fd: OwnedFd| pipe::Sender::from_owned_fd(fd);
+    let from_pipe = |fd: OwnedFd| pipe::Receiver::from_owned_fd(fd);
+    let (input, out, err) = match (
+        stdin_w.map(to_pipe).transpose(),
+        from_pipe(out_r),
+        from_pipe(err_r),
+    ) {
+        (Ok(i), Ok(o), Ok(e)) => (i, o, e),
+        _ => return Err(ApiError::server("attaching: the pipes could not be polled")),
+    };
+    let input = input.map(|i| Box::new(i) as Input);
+    let sources = vec![Source::Raw(1, Box::new(out)), Source::Raw(2, Box::new(err))];
+    Ok((tty, input, sources))
+}
+
+fn wanted(q: &Query) -> Wanted {
+    Wanted {
+        stdin: flag(q, "stdin"),
+        stdout: flag(q, "stdout"),
+        stderr: flag(q, "stderr"),
+    }
+}
+
+pub async fn attach(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Q(q): Q<Query>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let on = hijack::upgrade_of(&mut req)?;
+    let keys = hijack::detach_keys(q.get("detachKeys").map(String::as_str))?;
+    let wanted = wanted(&q);
+    let (tty, input, sources) = streams(&st, id, wanted).await?;
+    tokio::spawn(async move {
+        let Some(io) = hijack::io(on).await else {
+            return;
+        };
+        relay(io, input, sources, tty, wanted, keys, None).await;
+    });
     Ok(hijack::switching(tty))
+}
+
+/// `GET /containers/{id}/attach/ws`: the same streams over a WebSocket, as
+/// dockerd serves them: output as binary messages of raw bytes (stdout and stderr
+/// alike, never multiplexed), every message from the client as input.
+pub async fn attach_ws(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Q(q): Q<Query>,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let keys = hijack::detach_keys(q.get("detachKeys").map(String::as_str))?;
+    let wanted = wanted(&q);
+    let (_, input, sources) = streams(&st, id, wanted).await?;
+    Ok(ws.on_upgrade(move |socket| async move {
+        // The relay speaks bytes; a duplex pipe turns them into messages and back.
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let relayed = tokio::spawn(relay(ours, input, sources, true, wanted, keys, None));
+        crate::websocket::bridge(socket, theirs).await;
+        relayed.abort();
+    }))
 }
 
 pub async fn resize(

@@ -27,6 +27,7 @@ pub mod tls;
 mod version;
 mod volumes;
 mod wait;
+mod websocket;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -110,6 +111,7 @@ fn router(state: AppState) -> Router {
         .route("/containers/{id}/wait", post(wait::wait))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach::attach_ws))
         .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/restart", post(lifecycle::restart))

@@ -50,15 +50,17 @@ async fn next_chunk(src: &mut Source) -> Option<(u8, Vec<u8>)> {
 /// input (when asked) to the process until it ends or the detach keys come.
 /// `finished`, when given, is awaited after the output ends and before the client
 /// is let go (an exec's exit code must be known when its client asks for it).
-pub async fn relay(
-    io: hijack::Io,
+pub async fn relay<Io>(
+    io: Io,
     input: Option<Input>,
     mut sources: Vec<Source>,
     tty: bool,
     wanted: Wanted,
     keys: Vec<u8>,
     finished: Option<tokio::sync::oneshot::Receiver<()>>,
-) {
+) where
+    Io: AsyncRead + AsyncWrite + Send + 'static,
+{
     let (mut crd, mut cwr) = tokio::io::split(io);
     let (detach_tx, detach_rx) = tokio::sync::oneshot::channel::<()>();
     let input_task = input.map(|mut to| {
