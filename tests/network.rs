@@ -647,3 +647,30 @@ fn iptables_false_leaves_the_firewall_alone() {
     assert!(!fw.contains(&format!("\"{}\"", k.net().bridge())), "{fw}");
     assert!(!fw.contains(&format!(". {port} :")), "{fw}");
 }
+
+#[test]
+fn build_steps_reach_out_through_the_default_bridge() {
+    let k = kujira();
+    let up = Upstream::start(k.net());
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM busybox\nRUN busybox wget -qO- http://{}/cgi-bin/ip > /seen-from\n",
+            up.address()
+        ),
+    )
+    .unwrap();
+    k.ok([
+        "build",
+        "-q",
+        "-t",
+        "netbuild",
+        ctx.path().to_str().unwrap(),
+    ]);
+    let seen = k.ok(["run", "--rm", "netbuild", "cat", "/seen-from"]);
+    assert!(seen.contains(&up.host_address()), "{seen}");
+    // The step's lease went with it.
+    let members = k.ok(["network", "inspect", "-f", "{{len .Containers}}", "bridge"]);
+    assert_eq!(members, "0\n");
+}

@@ -210,9 +210,72 @@ impl Engine {
             stdout: p.stdout,
             stderr: p.stderr,
         };
-        Embedded::new()
-            .run(&step.id, bundle.dir(), io)
-            .map_err(EngineError::Runtime)
+        if run.network != NetworkMode::Private {
+            return Embedded::new()
+                .run(&step.id, bundle.dir(), io)
+                .map_err(EngineError::Runtime);
+        }
+        // The default network, as `docker build`'s RUN has: a lease on the default
+        // bridge under an ID of the step's own, whose monitor lock this process
+        // holds for the step's life (so sweeps see it alive, and stale after a crash).
+        let lease = self.step_lease(&step.id)?;
+        let attachment = std::cell::RefCell::new(None);
+        let code = Embedded::new()
+            .run_with(&step.id, bundle.dir(), io, |pid| {
+                let a = self
+                    .attach_networks(&lease.container, pid)
+                    .map_err(|e| kujira_runtime::RuntimeError::Network(e.to_string()))?;
+                *attachment.borrow_mut() = Some(a);
+                Ok(())
+            })
+            .map_err(EngineError::Runtime);
+        if let Some(a) = attachment.into_inner() {
+            self.detach_networks(&lease.container, a);
+        }
+        code
+    }
+
+    fn step_lease(&self, step_id: &str) -> Result<StepLease, EngineError> {
+        use sha2::Digest as _;
+        let id = hex::encode(sha2::Sha256::digest(step_id.as_bytes()));
+        let paths = self.container_paths(&id);
+        std::fs::create_dir_all(&paths.dir)
+            .map_err(|e| EngineError::io(format!("creating {}", paths.dir.display()), e))?;
+        let lock = kujira_store::StoreLock::exclusive(&paths.monitor_lock())?;
+        let config = super::config::ContainerConfig {
+            network: "bridge".into(),
+            networks: vec![crate::network::EndpointSpec {
+                network_id: crate::network::predefined_id("bridge"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let row = kujira_store::metadata::ContainerRow {
+            id,
+            name: String::new(),
+            image_id: String::new(),
+            created: String::new(),
+            config: String::new(),
+            state: Default::default(),
+        };
+        Ok(StepLease {
+            container: super::Container { row, config },
+            _lock: lock,
+            dir: paths.dir,
+        })
+    }
+}
+
+/// A build step's lease on the default bridge while it runs.
+struct StepLease {
+    container: super::Container,
+    _lock: kujira_store::StoreLock,
+    dir: PathBuf,
+}
+
+impl Drop for StepLease {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

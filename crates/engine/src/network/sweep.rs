@@ -19,6 +19,9 @@ impl Engine {
             if monitor_alive(&self.container_paths(&row.container_id)) {
                 continue;
             }
+            // A container still marked running is stopped for real on the way (its
+            // orphaned process would hold the namespace).
+            let _ = self.find_container(&row.container_id);
             let live: Live = serde_json::from_str(&row.config).unwrap_or_default();
             let rules = live.rules();
             if !rules.is_empty() {

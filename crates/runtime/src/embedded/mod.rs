@@ -339,9 +339,26 @@ impl Embedded {
     /// status (128 + the signal when it was killed). The calling process becomes a
     /// child subreaper, so that the init (re-parented on its way) is its child.
     pub fn run(&self, id: &str, bundle: &Path, io: ChildIo) -> Result<i32, RuntimeError> {
+        self.run_with(id, bundle, io, |_| Ok(()))
+    }
+
+    /// [`Embedded::run`], with `before_start` called with the init's pid between
+    /// create and start (its namespaces exist, its process has not run): where a
+    /// caller plugs it into a network.
+    pub fn run_with(
+        &self,
+        id: &str,
+        bundle: &Path,
+        io: ChildIo,
+        before_start: impl FnOnce(i32) -> Result<(), RuntimeError>,
+    ) -> Result<i32, RuntimeError> {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let pid = self.create(id, bundle, None, io)?;
+        if let Err(e) = before_start(pid) {
+            let _ = self.delete(id, true);
+            return Err(e);
+        }
         let started = self.start(id);
         let mut status = 0;
         // SAFETY: waiting for our own child into our own int.
