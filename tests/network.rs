@@ -304,6 +304,8 @@ fn connect_and_disconnect_a_running_container() {
     assert!(addrs.contains("eth0") && addrs.contains("eth1"), "{addrs}");
     let ip = ip_of(&k, "cc", "side");
     assert!(addrs.contains(&ip), "{addrs} {ip}");
+    let nets = k.ok(["ps", "--filter", "name=cc", "--format", "{{.Networks}}"]);
+    assert_eq!(nets, "bridge,side\n");
     let out = sh(
         &k,
         &["--network", "side"],

@@ -32,9 +32,15 @@ pub fn run(engine: &Engine, args: &PsArgs) -> Result<(), CliError> {
         args.last.filter(|n| *n > 0).map(|n| n as usize)
     };
     let list = engine.list_containers(args.all, last, &filters, sizes)?;
+    // NETWORKS names every network a container is on (by the store's names).
+    let names: std::collections::HashMap<String, String> = engine
+        .networks()?
+        .into_iter()
+        .map(|n| (n.id, n.name))
+        .collect();
     let rows: Vec<Value> = list
         .iter()
-        .map(|l| container_value(l, !args.no_trunc))
+        .map(|l| container_value(l, !args.no_trunc, &names))
         .collect();
     let mut out = std::io::stdout().lock();
     format.write(&mut out, &header(), rows)?;
@@ -110,7 +116,11 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-fn container_value(l: &ContainerListing, trunc: bool) -> Value {
+fn container_value(
+    l: &ContainerListing,
+    trunc: bool,
+    network_names: &std::collections::HashMap<String, String>,
+) -> Value {
     let c = &l.container;
     let created = unix_of(&c.row.created);
     let id = if trunc {
@@ -142,9 +152,18 @@ fn container_value(l: &ContainerListing, trunc: bool) -> Value {
         })
         .collect::<Vec<_>>()
         .join(",");
-    let networks = match c.config.network.as_str() {
-        "default" => "bridge",
-        other => other,
+    let networks = if c.config.networks.is_empty() {
+        match c.config.network.as_str() {
+            "default" => "bridge".to_string(),
+            other => other.to_string(),
+        }
+    } else {
+        c.config
+            .networks
+            .iter()
+            .filter_map(|s| network_names.get(&s.network_id).cloned())
+            .collect::<Vec<_>>()
+            .join(",")
     };
     row(vec![
         ("Command", command_text(c, trunc)),
