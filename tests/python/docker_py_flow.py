@@ -110,6 +110,33 @@ check("volumes.list", [x.name for x in client.volumes.list(filters={"label": "te
 check("volumes.get", client.volumes.get("pyvol").attrs["Labels"] == {"team": "kujira"})
 v.remove()
 
+# networks: a user network, a container on it found by its alias, live
+# connect and disconnect, the 403 for removing one in use, prune.
+net = client.networks.create("pynet", driver="bridge", labels={"team": "kujira"})
+check("networks.create", net.name == "pynet" and len(net.id) == 64)
+check("networks.list", [n.name for n in client.networks.list(filters={"label": "team=kujira"})] == ["pynet"])
+srv = client.containers.run("busybox", "sleep 60", detach=True, name="pysrv", network="pynet")
+client.api.disconnect_container_from_network(srv.id, "pynet")
+client.api.connect_container_to_network(srv.id, "pynet", aliases=["pyalias"])
+net.reload()
+check("networks.containers", [c.id for c in net.containers] == [srv.id], net.attrs["Containers"])
+out = client.containers.run("busybox", "sh -c 'busybox ping -c1 -W2 pyalias >/dev/null && echo reached'", network="pynet", remove=True)
+check("networks.dns", out == b"reached\n", out)
+try:
+    net.remove()
+    check("networks.remove in use refused", False)
+except docker.errors.APIError as e:
+    check("networks.remove in use refused", e.status_code == 403 and "active endpoints" in str(e), e)
+srv.remove(force=True)
+client.networks.create("pyunusednet")
+np = client.networks.prune()
+check("networks.prune", sorted(np["NetworksDeleted"] or []) == ["pynet", "pyunusednet"], np)
+try:
+    client.networks.get("pynet")
+    check("networks.get gone", False)
+except docker.errors.NotFound:
+    check("networks.get gone", True)
+
 # prunes.
 client.containers.run("busybox", "true", name="pystopped")
 pr = client.containers.prune()
