@@ -120,7 +120,9 @@ client.api.disconnect_container_from_network(srv.id, "pynet")
 client.api.connect_container_to_network(srv.id, "pynet", aliases=["pyalias"])
 net.reload()
 check("networks.containers", [c.id for c in net.containers] == [srv.id], net.attrs["Containers"])
-out = client.containers.run("busybox", "sh -c 'busybox ping -c1 -W2 pyalias >/dev/null && echo reached'", network="pynet", remove=True)
+probe = ("sh -c 'for i in 1 2 3; do busybox ping -c1 -W2 pyalias >/dev/null && { echo reached; exit 0; }; done;"
+         " busybox nslookup pyalias; busybox ip -4 -o addr; busybox ip route'")
+out = client.containers.run("busybox", probe, network="pynet", remove=True)
 check("networks.dns", out == b"reached\n", out)
 try:
     net.remove()

@@ -100,12 +100,23 @@ pub fn now_rfc3339_nanos() -> String {
 /// Reads a log file's entries from byte `offset`; returns them and the offset after
 /// the last complete line (a line still being written is left for the next read).
 pub fn read_entries(path: &Path, offset: u64) -> Result<(Vec<LogEntry>, u64), RuntimeError> {
+    match File::open(path) {
+        Ok(f) => read_entries_from(&f, path, offset),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Vec::new(), offset)),
+        Err(e) => Err(RuntimeError::io("reading the log", path, e)),
+    }
+}
+
+/// [`read_entries`] from an open log: a follower keeps it open, so the lines are
+/// still there to read when the container is removed (its log unlinked) before the
+/// follower got to them.
+pub fn read_entries_from(
+    file: &File,
+    path: &Path,
+    offset: u64,
+) -> Result<(Vec<LogEntry>, u64), RuntimeError> {
     use std::io::{Seek, SeekFrom};
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
-        Err(e) => return Err(RuntimeError::io("reading the log", path, e)),
-    };
+    let mut file = file;
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| RuntimeError::io("reading the log", path, e))?;
     let mut reader = BufReader::new(file);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kujira_runtime::logs::{read_entries, LogEntry};
+use kujira_runtime::logs::{read_entries, read_entries_from, LogEntry};
 
 use super::{monitor_alive, Container};
 use crate::{Engine, EngineError};
@@ -38,7 +38,14 @@ impl Engine {
             let t = entry_unix(e);
             opts.since.is_none_or(|s| t >= s) && opts.until.is_none_or(|u| t <= u)
         };
-        let (entries, mut offset) = read_entries(&path, 0).map_err(EngineError::Runtime)?;
+        // Open once: a removal of the container during a follow unlinks the log, and
+        // a follower (docker-py's `run` reads it after `remove`) must still read it all.
+        let mut file = std::fs::File::open(&path).ok();
+        let (entries, mut offset) = match &file {
+            Some(f) => read_entries_from(f, &path, 0),
+            None => read_entries(&path, 0),
+        }
+        .map_err(EngineError::Runtime)?;
         let mut entries: Vec<LogEntry> = entries.into_iter().filter(|e| keep(e)).collect();
         if let Some(n) = opts.tail {
             let skip = entries.len().saturating_sub(n);
@@ -54,7 +61,14 @@ impl Engine {
         }
         loop {
             let alive = monitor_alive(&paths);
-            let (more, next) = read_entries(&path, offset).map_err(EngineError::Runtime)?;
+            if file.is_none() {
+                file = std::fs::File::open(&path).ok();
+            }
+            let (more, next) = match &file {
+                Some(f) => read_entries_from(f, &path, offset),
+                None => Ok((Vec::new(), offset)),
+            }
+            .map_err(EngineError::Runtime)?;
             offset = next;
             for e in more.iter().filter(|e| keep(e)) {
                 if !sink(e) {

@@ -51,6 +51,14 @@ impl Engine {
             "MemTotal": i.memory,
             "Name": i.hostname,
             "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "null"],
+                "Authorization": null,
+                "Log": ["json-file"],
+            },
+            "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                .is_ok_and(|v| v.trim() == "1"),
         });
         Ok(doc)
     }
