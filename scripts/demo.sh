@@ -92,6 +92,16 @@ step "$KUJIRA" exec web1 sh -c 'echo "Modified!" > /www/index.html'
 step curl -fsS "http://127.0.0.1:$PORT/"
 step "$KUJIRA" diff web1
 step "$KUJIRA" run --rm busybox echo "hello from a throw-away container"
+
+# Networks: a user-defined network on which one container reaches another by name
+# (kujira's embedded DNS), and the default bridge's address of a container.
+step "$KUJIRA" network create demonet
+step "$KUJIRA" run -d --name api --network demonet --network-alias backend myweb:v1
+step "$KUJIRA" run --rm --network demonet busybox sh -c 'for i in $(busybox seq 50); do wget -qO- http://backend/ && exit 0; sleep 0.1; done; exit 1'
+step "$KUJIRA" network ls
+step "$KUJIRA" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' api
+step "$KUJIRA" rm -f api
+step "$KUJIRA" network rm demonet
 step "$KUJIRA" rm -f web1
 step "$KUJIRA" ps -a
 step "$KUJIRA" builder prune -a -f
