@@ -416,16 +416,26 @@ impl Engine {
         self.sweep_endpoints()?;
         let cfg = NetConfig::load()?;
         let _lock = self.networks_lock()?;
-        if !self.store.meta.delete_network(&n.id)? {
-            if self.store.meta.network(&n.id)?.is_none() {
-                return Err(EngineError::NoSuchNetwork(n.name.clone()));
-            }
-            return Err(EngineError::Forbidden(format!(
+        let in_use = || {
+            EngineError::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 n.name, n.id
-            )));
+            ))
+        };
+        if self.store.meta.network(&n.id)?.is_none() {
+            return Err(EngineError::NoSuchNetwork(n.name.clone()));
         }
+        if !self.store.meta.network_endpoints(&n.id)?.is_empty() {
+            return Err(in_use());
+        }
+        // The kernel side first, the row last: a crash in between leaves a listed
+        // network whose bridge the next use (or `rm`) makes or takes again, never
+        // a bridge no row accounts for. A start racing in re-makes the bridge and
+        // keeps the row (the guarded delete below refuses).
         self.unrealize(n, &cfg)?;
+        if !self.store.meta.delete_network(&n.id)? {
+            return Err(in_use());
+        }
         self.emit_network(n, "destroy", &[]);
         Ok(())
     }
