@@ -7,7 +7,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use kujira_test_support::container::{free_port, wait_until};
-use kujira_test_support::image::busybox_docker_archive;
 use kujira_test_support::serve::Server;
 use kujira_test_support::Kujira;
 
@@ -45,13 +44,7 @@ fn get(port: u16, path: &str) -> String {
 
 #[test]
 fn compose_up_scale_down_on_a_project_network() {
-    let k = Kujira::new(env!("CARGO_BIN_EXE_kujira"));
-    k.ok([
-        "load",
-        "-q",
-        "-i",
-        busybox_docker_archive().to_str().unwrap(),
-    ]);
+    let k = Kujira::with_busybox(env!("CARGO_BIN_EXE_kujira"));
     let s = Server::start(&k, &[]);
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site");

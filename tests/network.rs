@@ -9,35 +9,43 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kujira_test_support::container::{free_port, wait_until};
-use kujira_test_support::image::busybox_docker_archive;
 use kujira_test_support::net::Upstream;
 use kujira_test_support::Kujira;
 
 const SECS: Duration = Duration::from_secs(15);
 
 fn kujira() -> Kujira {
-    let k = Kujira::new(env!("CARGO_BIN_EXE_kujira"));
-    k.ok([
-        "load",
-        "-q",
-        "-i",
-        busybox_docker_archive().to_str().unwrap(),
-    ]);
-    k
+    // Its containers go when it drops (the harness removes them).
+    Kujira::with_busybox(env!("CARGO_BIN_EXE_kujira"))
 }
 
-/// Removes the store's containers when the test ends, so no monitor outlives it.
-struct Cleanup<'a>(&'a Kujira);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let ids = self.0.run(["ps", "-aq", "--no-trunc"]);
-        let ids = String::from_utf8_lossy(&ids.stdout).into_owned();
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids);
-            let _ = self.0.run(args);
+/// `rm -f` of every container of the store; `kill_after` kills the `rm` itself
+/// that soon (a crash mid-removal).
+fn rm_all(k: &Kujira, kill_after: Option<Duration>) {
+    let all: Vec<String> = k
+        .ok(["ps", "-aq"])
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    if all.is_empty() {
+        return;
+    }
+    let mut args = vec!["rm".to_string(), "-f".to_string()];
+    args.extend(all);
+    match kill_after {
+        None => {
+            k.ok(args);
+        }
+        Some(d) => {
+            let mut rm = k
+                .cmd(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(d);
+            let _ = rm.kill();
+            let _ = rm.wait();
         }
     }
 }
@@ -132,7 +140,6 @@ fn default_bridge_gives_an_address_and_reaches_upstream_through_masquerade() {
 #[test]
 fn user_networks_resolve_names_and_aliases_and_stay_apart() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["network", "create", "front"]);
     k.ok(["network", "create", "back"]);
     let id = k
@@ -184,7 +191,6 @@ fn user_networks_resolve_names_and_aliases_and_stay_apart() {
 #[test]
 fn names_follow_containers_that_start_and_are_renamed_later() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["network", "create", "n1"]);
     let wait_for = |name: &str| {
         format!(
@@ -252,7 +258,6 @@ fn internal_networks_have_no_way_out() {
 #[test]
 fn published_ports_answer_from_the_host_another_container_and_upstream() {
     let k = kujira();
-    let _c = Cleanup(&k);
     let up = Upstream::start(k.net());
     let port = free_port();
     let p = format!("{port}:80");
@@ -296,7 +301,6 @@ fn published_ports_answer_from_the_host_another_container_and_upstream() {
 #[test]
 fn connect_and_disconnect_a_running_container() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["network", "create", "side"]);
     k.ok(["run", "-d", "--name", "cc", "busybox", "sleep", "60"]);
     k.ok(["network", "connect", "--alias", "extra", "side", "cc"]);
@@ -324,7 +328,6 @@ fn connect_and_disconnect_a_running_container() {
 #[test]
 fn container_network_mode_shares_the_namespace() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["run", "-d", "--name", "base", "busybox", "sleep", "60"]);
     let ip = ip_of(&k, "base", "bridge");
     assert!(!ip.is_empty());
@@ -346,7 +349,6 @@ fn container_network_mode_shares_the_namespace() {
 #[test]
 fn concurrent_runs_get_distinct_addresses() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["network", "create", "many"]);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..50)
@@ -373,7 +375,6 @@ fn concurrent_runs_get_distinct_addresses() {
 #[test]
 fn bad_network_input_gets_dockers_errors_and_makes_nothing() {
     let k = kujira();
-    let _c = Cleanup(&k);
     let n = k.net().gateway();
     let base = n.trim_end_matches(".0.1");
     k.ok([
@@ -468,10 +469,16 @@ fn bad_network_input_gets_dockers_errors_and_makes_nothing() {
 #[test]
 fn prune_removes_unused_networks_only() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["network", "create", "used"]);
     k.ok(["network", "create", "unused"]);
     k.ok(["run", "-d", "--network", "used", "busybox", "sleep", "60"]);
+    k.ok(["network", "create", "--label", "team=a", "tagged"]);
+    let out = k.ok(["network", "prune", "-f", "--filter", "label=team=b"]);
+    assert_eq!(out, "");
+    let out = k.ok(["network", "prune", "-f", "--filter", "label=team=a"]);
+    assert_eq!(out, "Deleted Networks:\ntagged\n");
+    let err = k.fails(["network", "prune", "-f", "--filter", "colour=red"], 1);
+    assert!(err.contains("invalid filter 'colour'"), "{err}");
     let out = k.ok(["network", "prune", "-f"]);
     assert_eq!(out, "Deleted Networks:\nunused\n");
     let names = k.ok(["network", "ls", "--format", "{{.Name}}"]);
@@ -493,7 +500,6 @@ fn prune_removes_unused_networks_only() {
 #[test]
 fn crashes_leave_nothing_stale() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.ok(["network", "create", "crashnet"]);
     let mut ids = BTreeSet::new();
     let mut ports = Vec::new();
@@ -532,36 +538,10 @@ fn crashes_leave_nothing_stale() {
             }
         }
         if i % 3 == 2 {
-            let all: Vec<String> = k
-                .ok(["ps", "-aq"])
-                .split_whitespace()
-                .map(String::from)
-                .collect();
-            if !all.is_empty() {
-                let mut args = vec!["rm".to_string(), "-f".to_string()];
-                args.extend(all);
-                let mut rm = k
-                    .cmd(args)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
-                std::thread::sleep(Duration::from_millis(5 + i % 20));
-                let _ = rm.kill();
-                let _ = rm.wait();
-            }
+            rm_all(&k, Some(Duration::from_millis(5 + i % 20)));
         }
     }
-    let all: Vec<String> = k
-        .ok(["ps", "-aq"])
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    if !all.is_empty() {
-        let mut args = vec!["rm".to_string(), "-f".to_string()];
-        args.extend(all);
-        k.ok(args);
-    }
+    rm_all(&k, None);
     let members = k.ok([
         "network",
         "inspect",
@@ -607,7 +587,6 @@ fn other_names_go_to_the_containers_dns_servers() {
 #[test]
 fn legacy_links_write_hosts_entries() {
     let k = kujira();
-    let _c = Cleanup(&k);
     let id = k
         .ok(["run", "-d", "--name", "dbserver", "busybox", "sleep", "60"])
         .trim()
@@ -633,7 +612,6 @@ fn legacy_links_write_hosts_entries() {
 #[test]
 fn iptables_false_leaves_the_firewall_alone() {
     let k = kujira();
-    let _c = Cleanup(&k);
     k.net().append("iptables = false");
     let port = free_port();
     let id = httpd(&k, &["-p", &format!("{port}:80")]);

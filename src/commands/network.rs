@@ -178,7 +178,7 @@ fn prune(engine: &Engine, a: &NetworkPruneArgs) -> Result<(), CliError> {
     {
         return Ok(());
     }
-    let gone = engine.prune_networks()?;
+    let gone = engine.prune_networks(&group_filters(&a.filter)?)?;
     let mut out = std::io::stdout().lock();
     if !gone.is_empty() {
         writeln!(out, "Deleted Networks:")?;

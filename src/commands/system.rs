@@ -32,7 +32,7 @@ pub fn prune(engine: &Engine, args: &SystemPruneArgs) -> Result<(), CliError> {
         println!();
     }
     // Networks after containers, as Docker: those the pruned containers used go too.
-    let networks = engine.prune_networks()?;
+    let networks = engine.prune_networks(&[])?;
     if !networks.is_empty() {
         println!("Deleted Networks:");
         for n in &networks {

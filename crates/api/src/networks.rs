@@ -154,7 +154,8 @@ pub async fn disconnect(
     Ok(StatusCode::OK)
 }
 
-pub async fn prune(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let gone = st.pool.run(|e| Ok(e.prune_networks()?)).await?;
+pub async fn prune(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<Value>, ApiError> {
+    let f = group_filters(&filters(&q)?)?;
+    let gone = st.pool.run(move |e| Ok(e.prune_networks(&f)?)).await?;
     Ok(Json(json!({"NetworksDeleted": gone})))
 }

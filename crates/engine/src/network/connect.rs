@@ -6,7 +6,7 @@ use std::fs::File;
 use kujira_network::firewall;
 use kujira_network::netlink::Netlink;
 
-use super::endpoint::{to_json, Attachment, EndpointSpec, Live};
+use super::endpoint::{to_json, EndpointSpec, Live};
 use super::{NetConfig, Network};
 use crate::container::Container;
 use crate::{Engine, EngineError};
@@ -80,9 +80,8 @@ impl Engine {
                 .find(|i| !used.contains(&format!("eth{i}")))
                 .unwrap_or(0);
             let cfg = NetConfig::load()?;
-            let mut done = Attachment::default();
             let primary = used.is_empty();
-            if let Err(e) = self.plug(c, &spec, slot, &netns, &cfg, primary, &mut done) {
+            if let Err(e) = self.plug(c, &spec, slot, &netns, &cfg, primary) {
                 self.unplug(c, &n.id);
                 return Err(e);
             }

@@ -11,7 +11,7 @@ use kujira_store::Metadata;
 
 use super::endpoint::Live;
 use crate::container::Container;
-use crate::{Engine, EngineError};
+use crate::Engine;
 
 pub(crate) struct StoreNames {
     /// Opened at the first question: most containers never ask, and opening a
@@ -23,12 +23,12 @@ pub(crate) struct StoreNames {
 
 impl StoreNames {
     /// With a connection of its own: the monitor's is not shared with its threads.
-    pub(crate) fn open(engine: &Engine, asker: &str) -> Result<StoreNames, EngineError> {
-        Ok(StoreNames {
+    pub(crate) fn new(engine: &Engine, asker: &str) -> StoreNames {
+        StoreNames {
             meta: OnceLock::new(),
             db: engine.root().join("kujira.db"),
             asker: asker.to_string(),
-        })
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use kujira_network::firewall::{self, PortRule};
 use kujira_network::ipam::{format_mac, mac_for};
 use kujira_network::netlink::Netlink;
 use kujira_network::NetworkError;
+use kujira_runtime::ports::PortMapping;
 
 use super::{NetConfig, Network};
 use crate::container::Container;
@@ -47,34 +48,24 @@ pub struct Live {
     pub iface: String,
     /// Names it answers to besides the container's name and short ID.
     pub aliases: Vec<String>,
-    /// The published ports DNATed to this address.
-    pub ports: Vec<PortRec>,
+    /// The published ports DNATed to this address (host ports as bound).
+    pub ports: Vec<PortMapping>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(default)]
-pub struct PortRec {
-    pub host_ip: String,
-    pub host_port: u16,
-    pub proto: String,
-    pub container_port: u16,
-}
-
-impl PortRec {
-    fn rule(&self, ip: Ipv4Addr) -> Option<PortRule> {
-        let host_ip = if self.host_ip.is_empty() || self.host_ip == "0.0.0.0" {
-            None
-        } else {
-            Some(self.host_ip.parse().ok()?)
-        };
-        Some(PortRule {
-            host_ip,
-            host_port: self.host_port,
-            proto: if self.proto == "udp" { "udp" } else { "tcp" },
-            container_ip: ip,
-            container_port: self.container_port,
-        })
-    }
+/// A published port as the firewall rule for the container's address `ip`
+/// (IPv6 host addresses are the forwarder's alone).
+fn rule(p: &PortMapping, ip: Ipv4Addr) -> Option<PortRule> {
+    let host_ip = match p.host_ip.as_str() {
+        "" | "0.0.0.0" => None,
+        a => Some(a.parse().ok()?),
+    };
+    Some(PortRule {
+        host_ip,
+        host_port: p.host_port,
+        proto: p.proto.as_str(),
+        container_ip: ip,
+        container_port: p.container_port,
+    })
 }
 
 impl Live {
@@ -82,14 +73,13 @@ impl Live {
         let Ok(ip) = self.ip.parse() else {
             return Vec::new();
         };
-        self.ports.iter().filter_map(|p| p.rule(ip)).collect()
+        self.ports.iter().filter_map(|p| rule(p, ip)).collect()
     }
 }
 
 /// What attaching made, undone by [`Engine::detach_networks`].
 #[derive(Default)]
 pub struct Attachment {
-    networks: Vec<String>,
     _dns: Option<DnsServer>,
 }
 
@@ -108,25 +98,15 @@ impl Engine {
         c: &Container,
         pid: i32,
     ) -> Result<Attachment, EngineError> {
-        let mut done = Attachment::default();
         if c.config.networks.is_empty() {
-            return Ok(done);
+            return Ok(Attachment::default());
         }
-        match self.try_attach(c, pid, &mut done) {
-            Ok(()) => Ok(done),
-            Err(e) => {
-                self.detach_networks(c, done);
-                Err(e)
-            }
-        }
+        self.try_attach(c, pid).inspect_err(|_| {
+            self.detach_networks(c, Attachment::default());
+        })
     }
 
-    fn try_attach(
-        &self,
-        c: &Container,
-        pid: i32,
-        done: &mut Attachment,
-    ) -> Result<(), EngineError> {
+    fn try_attach(&self, c: &Container, pid: i32) -> Result<Attachment, EngineError> {
         let cfg = NetConfig::load()?;
         self.sweep_leases()?;
         let netns = File::open(format!("/proc/{pid}/ns/net"))
@@ -134,20 +114,24 @@ impl Engine {
         let mut user_networks = false;
         let mut first = None;
         for (i, spec) in c.config.networks.iter().enumerate() {
-            let (n, ip) = self.plug(c, spec, i, &netns, &cfg, i == 0, done)?;
+            let (n, live) = self.plug(c, spec, i, &netns, &cfg, i == 0)?;
             user_networks |= !n.is_default_bridge();
             if first.is_none() {
-                first = Some((n, ip));
+                first = Some((n, live));
             }
         }
-        if let Some((n, ip)) = &first {
-            self.write_hosts_entry(c, *ip, &self.link_lines(c, n)?)?;
+        if let Some((n, mut live)) = first {
+            let ip = live.ip.parse().map_err(|_| {
+                EngineError::InvalidArgument(format!("bad leased address {}", live.ip))
+            })?;
+            self.write_hosts_entry(c, ip, &self.link_lines(c, &n)?)?;
             if cfg.iptables {
-                self.publish(c, n, done)?;
+                self.publish(c, &n, &mut live)?;
             }
         }
+        let mut done = Attachment::default();
         if user_networks {
-            let names = super::dns::StoreNames::open(self, c.id())?;
+            let names = super::dns::StoreNames::new(self, c.id());
             let upstreams = super::dns::upstreams(c);
             done._dns = Some(kujira_network::dns::serve(
                 &netns,
@@ -155,7 +139,7 @@ impl Engine {
                 upstreams,
             )?);
         }
-        Ok(())
+        Ok(done)
     }
 
     /// Plugs `c` into one network inside namespace `netns`: a lease, a veth pair
@@ -169,10 +153,9 @@ impl Engine {
         netns: &File,
         cfg: &NetConfig,
         primary: bool,
-        done: &mut Attachment,
-    ) -> Result<(Network, Ipv4Addr), EngineError> {
+    ) -> Result<(Network, Live), EngineError> {
         if spec.network_id == super::predefined_id("bridge") {
-            self.persist_default_network()?;
+            self.persist_default_network(cfg)?;
         }
         let row = self
             .store
@@ -197,9 +180,9 @@ impl Engine {
             ..Default::default()
         };
         let ip = self.lease(c, &n, spec, &mut live)?;
-        done.networks.push(n.id.clone());
         let mac = mac_for(ip);
         live.mac = format_mac(&mac);
+        // The document again, now with the address the lease took and its MAC.
         self.store
             .meta
             .set_endpoint_config(&n.id, c.id(), &to_json(&live)?)?;
@@ -228,7 +211,7 @@ impl Engine {
             }
             Ok(())
         })?;
-        Ok((n, ip))
+        Ok((n, live))
     }
 
     /// Takes an address on `n` for `c` (the one it asked for, or the next free one)
@@ -285,45 +268,23 @@ impl Engine {
 
     /// The kernel DNAT of the container's published ports to `ip` (the userland
     /// forwarder keeps serving loopback and other containers, as docker-proxy does).
-    fn publish(
-        &self,
-        c: &Container,
-        n: &Network,
-        done: &mut Attachment,
-    ) -> Result<(), EngineError> {
-        let recs: Vec<PortRec> = c
+    fn publish(&self, c: &Container, n: &Network, live: &mut Live) -> Result<(), EngineError> {
+        live.ports = c
             .config
             .ports
             .iter()
             .filter(|p| !p.host_ip.contains(':'))
-            .map(|p| PortRec {
-                host_ip: p.host_ip.clone(),
-                host_port: p.host_port,
-                proto: p.proto.as_str().to_string(),
-                container_port: p.container_port,
-            })
+            .cloned()
             .collect();
-        if recs.is_empty() {
+        if live.ports.is_empty() {
             return Ok(());
         }
-        let Some(row) = self
-            .store
-            .meta
-            .container_endpoints(c.id())?
-            .into_iter()
-            .find(|r| r.network_id == n.id)
-        else {
-            return Ok(());
-        };
-        let mut live: Live = serde_json::from_str(&row.config).unwrap_or_default();
-        live.ports = recs;
         // Recorded before the rules exist, so a crash in between leaves a lease whose
         // sweep removes them.
         self.store
             .meta
-            .set_endpoint_config(&n.id, c.id(), &to_json(&live)?)?;
+            .set_endpoint_config(&n.id, c.id(), &to_json(live)?)?;
         firewall::add_ports(&live.rules())?;
-        let _ = done;
         Ok(())
     }
 
@@ -405,6 +366,7 @@ impl Engine {
     /// connect` added too) and its DNAT elements. The veth pairs go with the
     /// container's network namespace.
     pub(crate) fn detach_networks(&self, c: &Container, done: Attachment) {
+        // The DNS server first: nobody asks it once the container is gone.
         drop(done);
         for row in self
             .store

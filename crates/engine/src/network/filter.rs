@@ -79,3 +79,40 @@ pub fn group_filters(flags: &[String]) -> Result<Vec<(String, Vec<String>)>, Eng
     }
     Ok(out)
 }
+
+/// Whether `network prune`'s filters select `n`: created before every `until`, with
+/// one of the `label`s and none of the `label!`s.
+pub(crate) fn prune_keeps(
+    n: &Network,
+    filters: &[(String, Vec<String>)],
+) -> Result<bool, EngineError> {
+    let has = |v: &str| match v.split_once('=') {
+        Some((k, val)) => n.config.labels.get(k).is_some_and(|x| x == val),
+        None => n.config.labels.contains_key(v),
+    };
+    for (key, vals) in filters {
+        let ok = match key.as_str() {
+            "until" => {
+                let created = chrono::DateTime::parse_from_rfc3339(&n.created)
+                    .map(|t| t.timestamp())
+                    .unwrap_or(0);
+                let mut ok = true;
+                for v in vals {
+                    ok &= created < crate::image::list::parse_until(v)?;
+                }
+                ok
+            }
+            "label" => vals.iter().any(|v| has(v)),
+            "label!" => !vals.iter().any(|v| has(v)),
+            other => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "invalid filter '{other}'"
+                )))
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

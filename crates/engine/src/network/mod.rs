@@ -242,8 +242,8 @@ impl Engine {
     }
 
     /// The default network's row, written if it is not yet there.
-    pub(crate) fn persist_default_network(&self) -> Result<(), EngineError> {
-        self.default_network(&NetConfig::load()?, true).map(|_| ())
+    pub(crate) fn persist_default_network(&self, cfg: &NetConfig) -> Result<(), EngineError> {
+        self.default_network(cfg, true).map(|_| ())
     }
 
     /// `network create`: checks everything before anything is written, then the row,
@@ -441,11 +441,18 @@ impl Engine {
     }
 
     /// `network prune`: every user network with no running container on it.
-    pub fn prune_networks(&self) -> Result<Vec<String>, EngineError> {
+    /// `filters`: `until`, `label` and `label!`, as dockerd's network prune takes.
+    pub fn prune_networks(
+        &self,
+        filters: &[(String, Vec<String>)],
+    ) -> Result<Vec<String>, EngineError> {
         self.sweep_endpoints()?;
         let mut gone = Vec::new();
         for n in self.networks()? {
-            if n.is_predefined() || !self.store.meta.network_endpoints(&n.id)?.is_empty() {
+            if n.is_predefined()
+                || !self.store.meta.network_endpoints(&n.id)?.is_empty()
+                || !filter::prune_keeps(&n, filters)?
+            {
                 continue;
             }
             match self.remove_network(&n) {

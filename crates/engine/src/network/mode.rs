@@ -64,9 +64,6 @@ impl Engine {
         }
         if primary.is_default_bridge() {
             no_endpoint_options()?;
-        } else if !opts.links.is_empty() {
-            // Docker keeps legacy links for the default bridge; on a user network a
-            // link is an alias the linked container answers to, which DNS covers.
         }
         // The docker CLI names the default network `default` in EndpointsConfig.
         let canonical = |n: &str| {
