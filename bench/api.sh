@@ -2,9 +2,11 @@
 # Benchmark: the Docker Engine API. The same docker CLI (/usr/local/bin/docker) runs
 # `version`, `ps -a` (50 containers), `images` (1,000 tags), `run --rm busybox true`
 # and `exec` against `kujira serve` and against dockerd (Debian's docker.io, on a
-# private data-root and socket, with no bridge and no iptables so the host's
-# network is untouched); then the idle RSS of kujira serve against dockerd +
-# containerd. Prints hyperfine tables; no assertions.
+# private data-root and socket). Both plug containers into their default bridge:
+# dockerd runs in a network namespace of the script's own, so its docker0 and
+# iptables rules live there and the host's network is untouched (kujira's bridge
+# and nftables table are its own already). Then the idle RSS of kujira serve
+# against dockerd + containerd. Prints hyperfine tables; no assertions.
 # Usage: bench/api.sh [path/to/kujira]   (builds the release binary if not given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ DOCKER=${DOCKER:-/usr/local/bin/docker}
 work=$(mktemp -d /tmp/kujira-bench-api.XXXXXX)
 export KUJIRA_ROOT="$work/kujira"
 serve_pid= dockerd_pid=
+netns="kujira-bench-$$"
 cleanup() {
     DOCKER_HOST="unix://$work/kujira.sock" "$DOCKER" rm -f $(DOCKER_HOST="unix://$work/kujira.sock" "$DOCKER" ps -aq) >/dev/null 2>&1 || true
     if [[ -n "$dockerd_pid" ]]; then
@@ -23,6 +26,7 @@ cleanup() {
     fi
     [[ -n "$serve_pid" ]] && kill "$serve_pid" 2>/dev/null
     umount -R "$work/dockerd-root" 2>/dev/null || true
+    ip netns del "$netns" 2>/dev/null || true
     rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -40,9 +44,11 @@ serve_pid=$!
 hosts=("unix://$work/kujira.sock")
 names=(kujira)
 if command -v dockerd >/dev/null; then
-    dockerd --data-root "$work/dockerd-root" --exec-root "$work/dockerd-exec" \
+    ip netns add "$netns"
+    ip -n "$netns" link set lo up
+    ip netns exec "$netns" dockerd --data-root "$work/dockerd-root" --exec-root "$work/dockerd-exec" \
         --pidfile "$work/dockerd.pid" -H "unix://$work/dockerd.sock" \
-        --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
+        --ip6tables=false \
         --exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \
         >"$work/dockerd.log" 2>&1 &
     dockerd_pid=$!

@@ -629,3 +629,108 @@ fn attach_over_a_websocket() {
     let _ = ws.close(None);
     t.s.docker_ok(["rm", "-f", id]);
 }
+
+/// One container model: the same flags given to `docker create` (through the API)
+/// and to `kujira create` (no server) make the same `Config` and `HostConfig`, and
+/// `--mount` made by the docker CLI works.
+#[test]
+fn the_same_flags_make_the_same_container_through_either_front() {
+    let t = setup();
+    t.s.docker_ok(["pull", "-q", "busybox"]);
+    let flags = [
+        "-h",
+        "same",
+        "-e",
+        "A=1",
+        "-l",
+        "k=v",
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "9000",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--restart",
+        "on-failure:3",
+        "--ulimit",
+        "nofile=100:200",
+        "--tmpfs",
+        "/run:size=1m",
+        "-v",
+        "/cache",
+        "--mount",
+        "type=tmpfs,dst=/t",
+        "--add-host",
+        "a:1.2.3.4",
+        "--dns",
+        "192.0.2.53",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000",
+        "--stop-signal",
+        "SIGINT",
+        "--stop-timeout",
+        "3",
+        "--health-cmd",
+        "true",
+        "--cap-add",
+        "NET_ADMIN",
+        "--security-opt",
+        "no-new-privileges",
+        "--pids-limit",
+        "50",
+        "--shm-size",
+        "8m",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+    ];
+    let create = |front: &str| -> String {
+        let mut args = vec!["create", "--name", front];
+        args.extend(flags);
+        args.extend(["busybox", "sh", "-c", "echo hi"]);
+        if front == "docker" {
+            t.s.docker_ok(args)
+        } else {
+            t.k.ok(args)
+        }
+    };
+    create("docker");
+    create("kujira");
+    for part in ["Config", "HostConfig"] {
+        let template = format!("{{{{json .{part}}}}}");
+        let docker = t.k.ok(["inspect", "-f", &template, "docker"]);
+        let kujira = t.k.ok(["inspect", "-f", &template, "kujira"]);
+        let docker: serde_json::Value = serde_json::from_str(&docker).unwrap();
+        let kujira: serde_json::Value = serde_json::from_str(&kujira).unwrap();
+        assert_eq!(docker, kujira, "{part} differs between the fronts");
+    }
+    let hc = t.k.ok([
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{json .HostConfig.PortBindings}} {{json .Config.ExposedPorts}}",
+        "docker",
+    ]);
+    assert_eq!(
+        hc,
+        "67108864 134217728 500000000 on-failure:3 {\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}]} {\"80/tcp\":{},\"9000/tcp\":{}}\n"
+    );
+    // And both run the same.
+    assert_eq!(t.s.docker_ok(["start", "-a", "docker"]), "hi\n");
+    assert_eq!(t.k.ok(["start", "-a", "kujira"]), "hi\n");
+    // --mount from the docker CLI arrives as HostConfig.Mounts and is mounted.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "through --mount\n").unwrap();
+    let bind = format!("type=bind,src={},dst=/m,readonly", dir.path().display());
+    assert_eq!(
+        t.s.docker_ok(["run", "--rm", "--mount", &bind, "busybox", "cat", "/m/f"]),
+        "through --mount\n"
+    );
+    t.s.docker_fails(
+        ["run", "--rm", "--mount", &bind, "busybox", "touch", "/m/g"],
+        1,
+    );
+    assert!(!dir.path().join("g").exists());
+}

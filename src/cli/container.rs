@@ -66,6 +66,9 @@ pub struct CreateFlags {
     /// Bind mount a volume
     #[arg(short, long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=…,target=…[,readonly])
+    #[arg(long, value_name = "mount")]
+    pub mount: Vec<String>,
     /// Mount a tmpfs directory
     #[arg(long, value_name = "list")]
     pub tmpfs: Vec<String>,

@@ -273,20 +273,27 @@ pub fn rename(engine: &Engine, args: &RenameArgs) -> Result<(), CliError> {
 pub fn update(engine: &Engine, args: &UpdateArgs) -> Result<(), CliError> {
     let r = &args.resources;
     let limits = super::run::memory_limits(r)?;
-    let opts = kujira_engine::container::update::UpdateOptions {
+    let restart = args
+        .restart
+        .as_deref()
+        .map(kujira_engine::container::RestartPolicy::parse)
+        .transpose()
+        .map_err(|e| CliError::new(1, format!("Error response from daemon: {e}")))?;
+    let body = bollard_stubs::models::ContainerUpdateBody {
         memory: limits.memory,
         memory_swap: limits.memory_swap,
         memory_reservation: limits.memory_reservation,
         nano_cpus: r.cpus.map(|c| (c * 1e9) as i64),
-        cpu_shares: r.cpu_shares,
+        cpu_shares: r.cpu_shares.map(|s| s as i64),
         pids_limit: r.pids_limit,
-        restart: args.restart.clone(),
+        restart_policy: restart.map(|p| p.to_api()),
+        ..Default::default()
     };
     let mut failed = None;
     for name in &args.containers {
         let r = engine
             .find_container(name)
-            .and_then(|c| engine.update_container(&c, &opts));
+            .and_then(|c| engine.update_container(&c, &body));
         match r {
             Ok(()) => println!("{name}"),
             Err(e) => {

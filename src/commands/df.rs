@@ -52,7 +52,7 @@ pub fn run(engine: &Engine, args: &DfArgs) -> Result<(), CliError> {
                 ("Command", super::ps::command_text(c, true)),
                 ("CreatedSince", human::since(created)),
                 ("ID", human::short_id(c.id())),
-                ("Image", c.config.image.clone()),
+                ("Image", c.config.image().to_string()),
                 (
                     "LocalVolumes",
                     c.config

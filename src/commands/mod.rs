@@ -4,6 +4,7 @@
 mod build;
 mod container;
 mod cp;
+mod create_body;
 mod df;
 mod events;
 mod exec;

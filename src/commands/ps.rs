@@ -69,7 +69,7 @@ pub fn ports_text(c: &Container) -> String {
             published.push(format!("{}/{}", p.container_port, p.proto.as_str()));
         }
     }
-    for e in &c.config.exposed_ports {
+    for e in &c.config.exposed_ports() {
         if !published.contains(e) {
             parts.push(e.clone());
         }
@@ -134,7 +134,7 @@ fn container_value(
     };
     let labels = c
         .config
-        .labels
+        .labels()
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
@@ -169,7 +169,7 @@ fn container_value(
         ("Command", command_text(c, trunc)),
         ("CreatedAt", human::go_time(created)),
         ("ID", id),
-        ("Image", c.config.image.clone()),
+        ("Image", c.config.image().to_string()),
         ("Labels", labels),
         (
             "LocalVolumes",

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use kujira_engine::container::create::CreateOptions;
+use kujira_engine::container::create::CreateRequest;
 use kujira_engine::container::start::{Attach, Started};
 use kujira_engine::container::Container;
 use kujira_engine::{Engine, EngineError};
@@ -71,144 +71,29 @@ pub fn memory_limits(r: &crate::cli::ResourceFlags) -> Result<MemoryLimits, CliE
     })
 }
 
-/// `--env-file`: `KEY=VALUE` lines (or `KEY` to take the host's value); `#` comments.
-fn read_env_files(files: &[String]) -> Result<Vec<String>, CliError> {
-    let mut out = Vec::new();
-    for f in files {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| CliError::new(125, format!("open {f}: {e}")))?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            out.push(line.to_string());
-        }
-    }
-    Ok(out)
-}
-
-/// `--health-*` and `--no-healthcheck`, checked as the docker CLI checks them.
-fn health_flags(
-    f: &CreateFlags,
-) -> Result<Option<kujira_engine::container::health::HealthConfig>, CliError> {
-    use kujira_engine::container::health::{parse_go_duration, HealthConfig};
-    let any = f.health_cmd.is_some()
-        || f.health_interval.is_some()
-        || f.health_retries.is_some()
-        || f.health_start_period.is_some()
-        || f.health_timeout.is_some();
-    if f.no_healthcheck {
-        if any {
-            return Err(CliError::new(
-                125,
-                "--no-healthcheck conflicts with --health-* options",
-            ));
-        }
-        return Ok(Some(HealthConfig::disabled()));
-    }
-    if !any {
-        return Ok(None);
-    }
-    let dur = |flag: &str, v: &Option<String>| -> Result<i64, CliError> {
-        match v {
-            None => Ok(0),
-            Some(v) => match parse_go_duration(v) {
-                Some(ns) if ns >= 0 => Ok(ns),
-                _ => Err(CliError::new(
-                    125,
-                    format!("invalid argument \"{v}\" for \"--{flag}\" flag: time: invalid duration \"{v}\""),
-                )),
-            },
-        }
-    };
-    let retries = f.health_retries.unwrap_or(0);
-    if retries < 0 {
-        return Err(CliError::new(125, "--health-retries cannot be negative"));
-    }
-    Ok(Some(HealthConfig {
-        test: f
-            .health_cmd
-            .as_ref()
-            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
-            .unwrap_or_default(),
-        interval: dur("health-interval", &f.health_interval)?,
-        timeout: dur("health-timeout", &f.health_timeout)?,
-        start_period: dur("health-start-period", &f.health_start_period)?,
-        retries,
-    }))
-}
-
-pub fn create_options(f: &CreateFlags) -> Result<CreateOptions, CliError> {
-    let mut env = read_env_files(&f.env_file)?;
-    env.extend(f.env.iter().cloned());
-    let (image, cmd) = f
-        .image_and_command
-        .split_first()
-        .ok_or_else(|| CliError::new(125, "kujira: 'run' requires at least 1 argument"))?;
-    let limits = memory_limits(&f.resources)?;
-    Ok(CreateOptions {
-        image: image.clone(),
-        name: f.name.clone(),
-        cmd: cmd.to_vec(),
-        entrypoint: f.entrypoint.clone(),
-        env,
-        workdir: f.workdir.clone(),
-        user: f.user.clone(),
-        hostname: f.hostname.clone(),
-        domainname: f.domainname.clone(),
-        labels: f.label.clone(),
-        tty: f.tty,
-        stdin_open: f.interactive,
-        volumes: f.volume.clone(),
-        tmpfs: f.tmpfs.clone(),
-        read_only: f.read_only,
-        memory: limits.memory,
-        cpus: f.resources.cpus,
-        pids_limit: f.resources.pids_limit,
-        restart: f.restart.clone(),
-        auto_remove: f.rm,
-        init: f.init,
-        stop_signal: f.stop_signal.clone(),
-        stop_timeout: f.stop_timeout,
-        healthcheck: health_flags(f)?,
-        cap_add: f.cap_add.clone(),
-        cap_drop: f.cap_drop.clone(),
-        privileged: f.privileged,
-        security_opt: f.security_opt.clone(),
-        network: f.network.clone(),
-        network_aliases: f.network_alias.clone(),
-        ip: f.ip.clone(),
-        links: f.link.clone(),
-        endpoints: Vec::new(),
-        publish: f.publish.clone(),
-        publish_all: f.publish_all,
-        expose: f.expose.clone(),
-        runtime: f.runtime.clone(),
-        ulimits: f.ulimit.clone(),
-        shm_size: f.shm_size.as_deref().map(parse_bytes).transpose()?,
-        sysctls: f.sysctl.clone(),
-        extra_hosts: f.add_host.clone(),
-        devices: f.device.clone(),
-        memory_swap: limits.memory_swap,
-        memory_reservation: limits.memory_reservation,
-        cpu_shares: f.resources.cpu_shares,
-        oom_score_adj: f.oom_score_adj,
-        group_add: f.group_add.clone(),
-        dns: f.dns.clone(),
-        dns_search: f.dns_search.clone(),
-        dns_options: f.dns_option.clone(),
-        pid_mode: f.pid.clone().unwrap_or_default(),
-        ipc_mode: f.ipc.clone().unwrap_or_default(),
-        uts_mode: f.uts.clone().unwrap_or_default(),
-        keep_mounted: false,
-    })
-}
-
 /// Creates the container, pulling its image first when it is missing (`--pull`).
-fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliError> {
-    let mut opts = create_options(f)?;
-    opts.keep_mounted = cmd == "run";
+fn create(
+    engine: &Engine,
+    f: &CreateFlags,
+    cmd: &str,
+    detach: bool,
+) -> Result<Container, CliError> {
+    let mut body = super::create_body::create_body(f).map_err(|e| {
+        CliError::new(
+            e.code,
+            format!(
+                "kujira: {}\n\nRun 'kujira {cmd} --help' for more information",
+                e.message
+            ),
+        )
+    })?;
+    if detach {
+        // As the docker CLI's `run -d`: nothing is attached.
+        body.attach_stdin = Some(false);
+        body.attach_stdout = Some(false);
+        body.attach_stderr = Some(false);
+    }
+    let image = body.image.clone().unwrap_or_default();
     if let Some(path) = &f.cidfile {
         if std::path::Path::new(path).exists() {
             return Err(CliError::new(
@@ -227,12 +112,12 @@ fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliE
         ));
     }
     let missing = engine
-        .find_image(&opts.image)
+        .find_image(&image)
         .map_err(|e| run_error(cmd, e))?
         .is_none();
     if f.pull == "always" || (missing && f.pull == "missing") {
         if missing {
-            let shown = kujira_reference::Reference::parse(&opts.image)
+            let shown = kujira_reference::Reference::parse(&image)
                 .map(|r| {
                     if r.tag().is_none() && r.digest().is_none() {
                         format!("{}:latest", r.familiar_string())
@@ -240,23 +125,26 @@ fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliE
                         r.familiar_string()
                     }
                 })
-                .unwrap_or_else(|_| opts.image.clone());
+                .unwrap_or_else(|_| image.clone());
             eprintln!("Unable to find image '{shown}' locally");
         }
-        super::pull::pull_for_run(engine, &opts.image, f.platform.clone(), f.quiet).map_err(
-            |e| {
-                CliError::new(
-                    125,
-                    format!(
-                        "kujira: {}\n\nRun 'kujira {cmd} --help' for more information",
-                        e.message
-                    ),
-                )
-            },
-        )?;
+        super::pull::pull_for_run(engine, &image, f.platform.clone(), f.quiet).map_err(|e| {
+            CliError::new(
+                125,
+                format!(
+                    "kujira: {}\n\nRun 'kujira {cmd} --help' for more information",
+                    e.message
+                ),
+            )
+        })?;
     }
+    let req = CreateRequest {
+        name: f.name.clone(),
+        body,
+        keep_mounted: cmd == "run",
+    };
     let c = engine
-        .create_container(&opts)
+        .create_container(&req)
         .map_err(|e| run_error(cmd, e))?;
     if let Some(path) = &f.cidfile {
         std::fs::write(path, c.id()).map_err(|e| {
@@ -270,7 +158,7 @@ fn create(engine: &Engine, f: &CreateFlags, cmd: &str) -> Result<Container, CliE
 }
 
 pub fn create_cmd(engine: &Engine, args: &CreateArgs) -> Result<(), CliError> {
-    let c = create(engine, &args.create, "create")?;
+    let c = create(engine, &args.create, "create", false)?;
     println!("{}", c.id());
     Ok(())
 }
@@ -280,7 +168,7 @@ pub fn run(engine: &Engine, args: &RunArgs) -> Result<(), CliError> {
     if f.tty && !args.detach && !std::io::stdin().is_terminal() && f.interactive {
         return Err(CliError::new(1, "the input device is not a TTY"));
     }
-    let c = create(engine, f, "run")?;
+    let c = create(engine, f, "run", args.detach)?;
     if args.detach {
         engine
             .start_container(&c, Attach::No)
@@ -358,7 +246,7 @@ pub fn start(engine: &Engine, args: &StartArgs) -> Result<(), CliError> {
         if c.is_running() {
             return attach_to(engine, &c, args.interactive);
         }
-        let _raw = (c.config.tty && args.interactive && std::io::stdin().is_terminal())
+        let _raw = (c.config.tty() && args.interactive && std::io::stdin().is_terminal())
             .then(RawTerminal::enter);
         catch_signals();
         let started = engine.start_container(&c, Attach::Inherit).map_err(|e| {
@@ -396,11 +284,11 @@ pub fn start(engine: &Engine, args: &StartArgs) -> Result<(), CliError> {
 
 pub fn attach(engine: &Engine, args: &AttachArgs) -> Result<(), CliError> {
     let c = engine.find_container(&args.container)?;
-    attach_to(engine, &c, !args.no_stdin && c.config.open_stdin)
+    attach_to(engine, &c, !args.no_stdin && c.config.open_stdin())
 }
 
 fn attach_to(engine: &Engine, c: &Container, stdin: bool) -> Result<(), CliError> {
-    let _raw = (c.config.tty && stdin && std::io::stdin().is_terminal()).then(RawTerminal::enter);
+    let _raw = (c.config.tty() && stdin && std::io::stdin().is_terminal()).then(RawTerminal::enter);
     let code = engine.attach_container(c, stdin)?;
     drop(_raw);
     if code == 0 {

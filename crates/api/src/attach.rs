@@ -53,7 +53,7 @@ async fn streams(
     wanted: Wanted,
 ) -> Result<(bool, Option<Input>, Vec<Source>), ApiError> {
     let c = st.pool.run(move |e| Ok(e.find_container(&id)?)).await?;
-    let tty = c.config.tty;
+    let tty = c.config.tty();
     if c.is_running() {
         let sock = st.pool.run(move |e| Ok(e.attach_socket(&c)?)).await?;
         let sock = sock
@@ -64,7 +64,7 @@ async fn streams(
         let input = wanted.stdin.then(|| Box::new(swr) as Input);
         return Ok((tty, input, vec![Source::Framed(Box::new(srd))]));
     }
-    let stdin = if wanted.stdin && c.config.open_stdin {
+    let stdin = if wanted.stdin && c.config.open_stdin() {
         Some(pipe_pair()?)
     } else {
         None

@@ -6,12 +6,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::ContainerCreateBody;
+use kujira_engine::container::create::CreateRequest;
 use kujira_engine::container::list::{ContainerFilters, ContainerListing};
 use kujira_engine::container::logs::LogOptions;
 use kujira_engine::container::status::unix_of;
 use serde_json::{json, Value};
 
-use crate::create_body::create_options;
 use crate::query::{filters, flag, Query};
 use crate::{ApiError, AppState};
 
@@ -39,12 +39,12 @@ pub fn summary_json(l: &ContainerListing) -> Value {
     let mut v = json!({
         "Id": c.id(),
         "Names": [format!("/{}", c.name())],
-        "Image": c.config.image,
+        "Image": c.config.image(),
         "ImageID": c.row.image_id,
         "Command": cmd.join(" "),
         "Created": unix_of(&c.row.created),
         "Ports": ports,
-        "Labels": c.config.labels,
+        "Labels": c.config.labels(),
         "State": c.status(),
         "Status": l.status_text(),
         "HostConfig": {"NetworkMode": network},
@@ -104,10 +104,14 @@ pub async fn create(
             return Err(ApiError::bad_request("invalid reference format"));
         }
     }
-    let opts = create_options(&body, q.get("name").filter(|n| !n.is_empty()).cloned())?;
+    let req = CreateRequest {
+        name: q.get("name").filter(|n| !n.is_empty()).cloned(),
+        body,
+        keep_mounted: false,
+    };
     let id = st
         .pool
-        .run(move |e| Ok(e.create_container(&opts)?.id().to_string()))
+        .run(move |e| Ok(e.create_container(&req)?.id().to_string()))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
 }
@@ -249,7 +253,7 @@ pub async fn logs(
                         return Ok(());
                     }
                 };
-                let tty = c.config.tty;
+                let tty = c.config.tty();
                 let _ = ready_tx.send(Ok(tty));
                 let r = e.container_logs(&c, &opts, |entry| {
                     let is_err = entry.stream == "stderr";

@@ -6,7 +6,6 @@ mod archive;
 mod attach;
 mod build;
 mod containers;
-mod create_body;
 mod error;
 mod events;
 mod exec;

@@ -250,50 +250,14 @@ pub async fn commit(
         .into_response())
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct UpdateBody {
-    memory: Option<i64>,
-    memory_swap: Option<i64>,
-    memory_reservation: Option<i64>,
-    nano_cpus: Option<i64>,
-    cpu_shares: Option<i64>,
-    pids_limit: Option<i64>,
-    restart_policy: Option<RestartBody>,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct RestartBody {
-    name: Option<String>,
-    maximum_retry_count: Option<i64>,
-}
-
 /// `POST /containers/{id}/update`: resources and restart policy.
 pub async fn update(
     State(st): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let b: UpdateBody = serde_json::from_slice(&body)
+    let b: bollard_stubs::models::ContainerUpdateBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let nonzero = |v: Option<i64>| v.filter(|x| *x != 0);
-    let restart = b.restart_policy.and_then(|r| {
-        let name = r.name.filter(|n| !n.is_empty())?;
-        Some(match r.maximum_retry_count.filter(|c| *c > 0) {
-            Some(c) if name == "on-failure" => format!("{name}:{c}"),
-            _ => name,
-        })
-    });
-    let opts = kujira_engine::container::update::UpdateOptions {
-        memory: nonzero(b.memory),
-        memory_swap: nonzero(b.memory_swap),
-        memory_reservation: nonzero(b.memory_reservation),
-        nano_cpus: nonzero(b.nano_cpus),
-        cpu_shares: nonzero(b.cpu_shares).map(|s| s.max(0) as u64),
-        pids_limit: nonzero(b.pids_limit),
-        restart,
-    };
-    on(&st, id, move |e, c| Ok(e.update_container(c, &opts)?)).await?;
+    on(&st, id, move |e, c| Ok(e.update_container(c, &b)?)).await?;
     Ok(Json(json!({"Warnings": []})))
 }

@@ -53,28 +53,22 @@ impl Engine {
 
         // The container's view of the config, then the user's changes on top.
         let mut run: Config = base.oci.config().clone().unwrap_or_default();
-        run.set_cmd((!c.config.cmd.is_empty()).then(|| c.config.cmd.clone()));
-        run.set_entrypoint((!c.config.entrypoint.is_empty()).then(|| c.config.entrypoint.clone()));
-        run.set_env((!c.config.env.is_empty()).then(|| c.config.env.clone()));
-        run.set_working_dir(
-            (!c.config.working_dir.is_empty()).then(|| c.config.working_dir.clone()),
-        );
-        run.set_user((!c.config.user.is_empty()).then(|| c.config.user.clone()));
-        run.set_exposed_ports(
-            (!c.config.exposed_ports.is_empty()).then(|| c.config.exposed_ports.clone()),
-        );
-        run.set_labels((!c.config.labels.is_empty()).then(|| {
-            c.config
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        }));
+        let cfg = &c.config;
+        let list = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+        let text = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        run.set_cmd(list(cfg.cmd()));
+        run.set_entrypoint(list(cfg.entrypoint()));
+        run.set_env(list(cfg.env()));
+        run.set_working_dir(text(cfg.working_dir()));
+        run.set_user(text(cfg.user()));
+        run.set_exposed_ports(list(&cfg.exposed_ports()));
+        let labels = cfg.labels();
+        run.set_labels((!labels.is_empty()).then(|| labels.into_iter().collect()));
         for ch in &opts.changes {
             changes::apply(&mut run, ch)?;
         }
 
-        let runtime = self.runtime(&c.config.runtime)?;
+        let runtime = self.runtime(c.config.runtime())?;
         let paused = opts.pause && c.status() == "running";
         if paused {
             runtime.pause(c.id()).map_err(EngineError::Runtime)?;

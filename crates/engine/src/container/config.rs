@@ -1,11 +1,19 @@
-//! What a container is made of, as kept in the store: the options it was created with
-//! and what they resolved to (command, environment, ports), serialised into the
-//! container row's `config` column.
+//! What a container is made of, as kept in the store: Docker's own create model —
+//! `Config` (the user's over the image's, as dockerd merges them) and `HostConfig`
+//! (as asked, with dockerd's defaults filled in) — beside the few things create
+//! resolved from them (the command line, the image's layers, the bound ports, the
+//! networks joined, the mounts). Serialised into the container row's `config`
+//! column; `inspect` is this serialised again. Rows written by earlier versions
+//! (a flat record of their own) are read through [`legacy`](super::legacy).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use bollard_stubs::models;
 use kujira_runtime::ports::PortMapping;
 use serde::{Deserialize, Serialize};
+
+use super::health::HealthConfig;
+use crate::network::EndpointSpec;
 
 /// `--restart`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +25,36 @@ pub struct RestartPolicy {
 }
 
 impl RestartPolicy {
+    /// `HostConfig.RestartPolicy` (absent or empty is `no`).
+    pub fn from_api(p: Option<&models::RestartPolicy>) -> RestartPolicy {
+        let Some(p) = p else {
+            return RestartPolicy {
+                name: "no".into(),
+                maximum_retry_count: 0,
+            };
+        };
+        let name = p.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
+        RestartPolicy {
+            name: if name.is_empty() { "no".into() } else { name },
+            maximum_retry_count: p.maximum_retry_count.unwrap_or(0),
+        }
+    }
+
+    /// As `HostConfig.RestartPolicy`.
+    pub fn to_api(&self) -> models::RestartPolicy {
+        use models::RestartPolicyNameEnum as N;
+        let name = match self.name.as_str() {
+            "always" => N::ALWAYS,
+            "unless-stopped" => N::UNLESS_STOPPED,
+            "on-failure" => N::ON_FAILURE,
+            _ => N::NO,
+        };
+        models::RestartPolicy {
+            name: Some(name),
+            maximum_retry_count: Some(self.maximum_retry_count),
+        }
+    }
+
     /// Parses `no`, `always`, `unless-stopped`, `on-failure[:N]`.
     pub fn parse(s: &str) -> Result<RestartPolicy, String> {
         let (name, count) = s.split_once(':').unwrap_or((s, ""));
@@ -86,85 +124,168 @@ pub struct MountPoint {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ContainerConfig {
-    /// The image as the user named it (what `ps` shows).
-    pub image: String,
+    /// Docker's `Config`: the user's over the image's.
+    #[serde(rename = "Config")]
+    pub config: models::ContainerConfig,
+    /// Docker's `HostConfig`, with dockerd's defaults where the caller left a field
+    /// out (`NetworkMode`, `RestartPolicy`, `Runtime`, `ShmSize`, …).
+    #[serde(rename = "HostConfig")]
+    pub host_config: models::HostConfig,
     /// The command that runs: `path` then `args`.
+    #[serde(rename = "Path")]
     pub path: String,
+    #[serde(rename = "Args")]
     pub args: Vec<String>,
-    /// The effective Config.Cmd / Config.Entrypoint (image's, or the user's).
-    pub cmd: Vec<String>,
-    pub entrypoint: Vec<String>,
-    pub env: Vec<String>,
-    pub working_dir: String,
-    pub user: String,
-    pub hostname: String,
-    pub domainname: String,
-    pub labels: BTreeMap<String, String>,
-    pub tty: bool,
-    pub open_stdin: bool,
-    pub stop_signal: String,
-    pub stop_timeout: Option<i64>,
-    pub exposed_ports: Vec<String>,
-    /// `-p`/`-P`; after start, the host ports actually bound.
+    /// The chain IDs of the image's layers, top first: the overlay's lower dirs.
+    #[serde(rename = "Layers")]
+    pub layers: Vec<String>,
+    /// The published ports (`PortBindings` and `PublishAllPorts` resolved); after
+    /// start, the host ports actually bound.
+    #[serde(rename = "Ports")]
     pub ports: Vec<PortMapping>,
-    pub publish_all: bool,
-    pub restart: RestartPolicy,
-    pub auto_remove: bool,
-    /// The runtime's name or path as given (empty: the default).
-    pub runtime: String,
-    /// The network mode: `bridge` (older stores: `default`), `host`, `none`,
-    /// `container:ID` or a user-defined network's name.
+    /// The network mode resolved: `bridge`, `host`, `none`, `container:<full ID>`
+    /// or a user-defined network's name.
+    #[serde(rename = "Network")]
     pub network: String,
     /// The networks it joins when it starts, first the primary one.
-    pub networks: Vec<crate::network::EndpointSpec>,
+    #[serde(rename = "Networks")]
+    pub networks: Vec<EndpointSpec>,
+    /// Binds, volumes and tmpfs mounts as `inspect`'s `Mounts` shows them.
+    #[serde(rename = "Mounts")]
     pub mounts: Vec<MountPoint>,
-    pub read_only: bool,
-    pub privileged: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub security_opt: Vec<String>,
-    pub memory: i64,
-    pub nano_cpus: i64,
-    pub pids_limit: i64,
-    pub init: bool,
-    pub shm_size: i64,
-    pub sysctls: BTreeMap<String, String>,
-    /// `--add-host` entries as (name, ip).
-    pub extra_hosts: Vec<(String, String)>,
-    /// `--device` as given.
-    pub devices: Vec<String>,
-    /// The effective HEALTHCHECK (the user's over the image's).
-    pub healthcheck: Option<super::health::HealthConfig>,
-    pub memory_swap: i64,
-    pub memory_reservation: i64,
-    pub cpu_shares: u64,
-    pub oom_score_adj: i32,
-    pub group_add: Vec<String>,
-    pub dns: Vec<String>,
-    pub dns_search: Vec<String>,
-    pub dns_options: Vec<String>,
-    /// `host`, or empty for the container's own namespace.
-    pub pid_mode: String,
-    pub ipc_mode: String,
-    pub uts_mode: String,
-    /// The chain IDs of the image's layers, top first: the overlay's lower dirs.
-    pub layers: Vec<String>,
 }
 
 impl ContainerConfig {
+    /// Reads a stored row's document, upgrading one an earlier version wrote.
+    pub fn from_stored(text: &str) -> Result<ContainerConfig, serde_json::Error> {
+        Self::read(text).map(|(c, _)| c)
+    }
+
+    /// [`ContainerConfig::from_stored`], and whether the document was an earlier
+    /// version's (so the caller writes the upgraded one back).
+    pub(crate) fn read(text: &str) -> Result<(ContainerConfig, bool), serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        if value.get("HostConfig").is_some() {
+            Ok((serde_json::from_value(value)?, false))
+        } else {
+            let old: super::legacy::LegacyConfig = serde_json::from_value(value)?;
+            Ok((old.upgrade(), true))
+        }
+    }
+
+    /// The image as the user named it (what `ps` shows).
+    pub fn image(&self) -> &str {
+        self.config.image.as_deref().unwrap_or_default()
+    }
+
+    pub fn tty(&self) -> bool {
+        self.config.tty.unwrap_or(false)
+    }
+
+    pub fn open_stdin(&self) -> bool {
+        self.config.open_stdin.unwrap_or(false)
+    }
+
+    pub fn hostname(&self) -> &str {
+        self.config.hostname.as_deref().unwrap_or_default()
+    }
+
+    pub fn env(&self) -> &[String] {
+        self.config.env.as_deref().unwrap_or_default()
+    }
+
+    pub fn cmd(&self) -> &[String] {
+        self.config.cmd.as_deref().unwrap_or_default()
+    }
+
+    pub fn entrypoint(&self) -> &[String] {
+        self.config.entrypoint.as_deref().unwrap_or_default()
+    }
+
+    pub fn working_dir(&self) -> &str {
+        self.config.working_dir.as_deref().unwrap_or_default()
+    }
+
+    pub fn user(&self) -> &str {
+        self.config.user.as_deref().unwrap_or_default()
+    }
+
+    /// `Config.Labels`, ordered.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.config
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// `Config.ExposedPorts` keys (`80/tcp`), ordered.
+    pub fn exposed_ports(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .config
+            .exposed_ports
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The effective health check, in the monitor's terms.
+    pub fn healthcheck(&self) -> Option<HealthConfig> {
+        self.config.healthcheck.as_ref().map(HealthConfig::from_api)
+    }
+
+    /// The runtime's name or path as given (empty: the default).
+    pub fn runtime(&self) -> &str {
+        self.host_config.runtime.as_deref().unwrap_or_default()
+    }
+
+    pub fn auto_remove(&self) -> bool {
+        self.host_config.auto_remove.unwrap_or(false)
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.host_config.readonly_rootfs.unwrap_or(false)
+    }
+
+    pub fn dns(&self) -> &[String] {
+        self.host_config.dns.as_deref().unwrap_or_default()
+    }
+
+    pub fn restart(&self) -> RestartPolicy {
+        RestartPolicy::from_api(self.host_config.restart_policy.as_ref())
+    }
+
     /// The signal `stop` sends first.
     pub fn stop_signal(&self) -> &str {
-        if self.stop_signal.is_empty() {
-            "SIGTERM"
-        } else {
-            &self.stop_signal
+        match self.config.stop_signal.as_deref() {
+            None | Some("") => "SIGTERM",
+            Some(s) => s,
         }
     }
 
     /// Seconds `stop` waits before killing (Docker's default 10).
     pub fn stop_timeout(&self) -> i64 {
-        self.stop_timeout.unwrap_or(10)
+        self.config.stop_timeout.unwrap_or(10)
     }
+}
+
+/// A `HashMap` of Docker's models from ordered pairs.
+pub(crate) fn map_of<K: Into<String>, V: Into<String>>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> HashMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// Docker's set of ports (`{"80/tcp": {}}`).
+pub(crate) fn port_set(keys: impl IntoIterator<Item = String>) -> HashMap<String, HashMap<(), ()>> {
+    keys.into_iter().map(|k| (k, HashMap::new())).collect()
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ impl Engine {
         dest: &str,
         input: impl Read,
     ) -> Result<(), EngineError> {
-        if c.config.read_only && c.is_running() {
+        if c.config.read_only() && c.is_running() {
             return Err(bad("container rootfs is marked read-only"));
         }
         let root = self.copy_root(c)?;

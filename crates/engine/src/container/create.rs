@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use kujira_runtime::ports::PortMapping;
 use kujira_runtime::seccomp::{parse_security_opt, Seccomp, SecurityOpt};
-use kujira_runtime::{
-    build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode, RunOptions, Ulimit,
-};
+use kujira_runtime::{build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode, RunOptions};
 use kujira_store::metadata::{ContainerRow, ContainerState};
 
+use bollard_stubs::models::ContainerCreateBody;
+
 use super::config::{ContainerConfig, MountPoint, RestartPolicy};
-use super::{names, random_id, Container};
+use super::{asked, names, random_id, stored, Container};
 use crate::image::config::ImageConfig;
 use crate::image::import::now_rfc3339_nanos;
 use crate::{Engine, EngineError};
@@ -92,13 +92,12 @@ fn with_image_volumes(asked: &[String], tmpfs: &[String], image: &[String]) -> V
 
 /// `--sysctl KEY=VALUE`, for the namespaced keys Docker allows (the IPC ones, the
 /// message queues', and `net.*` unless the container shares the host's network).
-fn parse_sysctl(s: &str, net: NetworkMode) -> Result<(String, String), EngineError> {
+fn parse_sysctl(key: &str, value: &str, net: NetworkMode) -> Result<(String, String), EngineError> {
     let refused = || {
         invalid(format!(
-            "invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed"
+            "invalid argument \"{key}={value}\" for \"--sysctl\" flag: sysctl '{key}={value}' is not allowed"
         ))
     };
-    let (key, value) = s.split_once('=').ok_or_else(refused)?;
     const IPC: &[&str] = &[
         "kernel.msgmax",
         "kernel.msgmnb",
@@ -270,76 +269,12 @@ fn add_init(spec: &mut oci_spec::runtime::Spec, bin: &std::path::Path) -> Result
     Ok(())
 }
 
-/// Everything `create`/`run` accept.
+/// What `create` takes: Docker's create body — as the API receives it, and as the
+/// CLI builds it from its flags — and the container's name.
 #[derive(Debug, Clone, Default)]
-pub struct CreateOptions {
-    pub image: String,
+pub struct CreateRequest {
     pub name: Option<String>,
-    pub cmd: Vec<String>,
-    pub entrypoint: Option<String>,
-    pub env: Vec<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub hostname: Option<String>,
-    pub domainname: Option<String>,
-    pub labels: Vec<String>,
-    pub tty: bool,
-    pub stdin_open: bool,
-    /// `-v`: `host:ctr[:opts]` binds and `name:ctr[:opts]` volumes.
-    pub volumes: Vec<String>,
-    pub tmpfs: Vec<String>,
-    pub read_only: bool,
-    pub memory: Option<i64>,
-    pub cpus: Option<f64>,
-    pub pids_limit: Option<i64>,
-    pub restart: String,
-    pub auto_remove: bool,
-    pub init: bool,
-    pub stop_signal: Option<String>,
-    pub stop_timeout: Option<i64>,
-    /// `--health-*` (or the API's `Healthcheck`) over the image's; `--no-healthcheck`
-    /// is [`super::health::HealthConfig::disabled`].
-    pub healthcheck: Option<super::health::HealthConfig>,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub privileged: bool,
-    pub security_opt: Vec<String>,
-    pub network: Option<String>,
-    /// `--network-alias`: more names on a user-defined network.
-    pub network_aliases: Vec<String>,
-    /// `--ip`: a fixed address on the network.
-    pub ip: Option<String>,
-    /// `--link NAME[:ALIAS]` (the default bridge).
-    pub links: Vec<String>,
-    /// The API's `NetworkingConfig.EndpointsConfig`: more networks to join, with
-    /// their aliases and addresses (the first is `network` when that is unset).
-    pub endpoints: Vec<(String, crate::network::EndpointSpec)>,
-    pub publish: Vec<String>,
-    pub publish_all: bool,
-    pub expose: Vec<String>,
-    pub runtime: Option<String>,
-    pub ulimits: Vec<String>,
-    /// `--shm-size` in bytes (Docker's 64 MiB when `None`).
-    pub shm_size: Option<i64>,
-    /// `--sysctl KEY=VALUE`.
-    pub sysctls: Vec<String>,
-    /// `--add-host HOST:IP`, added to the container's `/etc/hosts`.
-    pub extra_hosts: Vec<String>,
-    /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
-    pub devices: Vec<String>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub oom_score_adj: Option<i32>,
-    pub group_add: Vec<String>,
-    /// `--dns`, `--dns-search`, `--dns-option`: the container's `/etc/resolv.conf`.
-    pub dns: Vec<String>,
-    pub dns_search: Vec<String>,
-    pub dns_options: Vec<String>,
-    /// `--pid`, `--ipc`, `--uts`: `host`, or empty for the container's own.
-    pub pid_mode: String,
-    pub ipc_mode: String,
-    pub uts_mode: String,
+    pub body: ContainerCreateBody,
     /// Leave the rootfs mounted for a start that follows at once (`run`); a plain
     /// `create` unmounts it, so containers that are only created hold no mounts.
     pub keep_mounted: bool,
@@ -351,15 +286,25 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 
 impl Engine {
     /// Creates a container from a stored image (the caller pulls a missing one).
-    pub fn create_container(&self, opts: &CreateOptions) -> Result<Container, EngineError> {
+    pub fn create_container(&self, req: &CreateRequest) -> Result<Container, EngineError> {
+        let body = &req.body;
+        let hc = body.host_config.clone().unwrap_or_default();
+        let image_name = body
+            .image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| invalid("config cannot be empty in order to create a container"))?;
         let _lock = self.store.lock_shared()?;
-        let image = self.resolve_image(&opts.image)?;
+        let image = self.resolve_image(&image_name)?;
         let bytes = self.store.blobs.read(&image.id)?;
         let image_config = ImageConfig::parse(&image.id, &bytes)?;
         let run_image = run_config(&image_config);
-        let volumes = with_image_volumes(&opts.volumes, &opts.tmpfs, &run_image.volumes);
+        let (asked_volumes, tmpfs) = asked::mounts(body, &hc)?;
+        let volumes = with_image_volumes(&asked_volumes, &tmpfs, &run_image.volumes);
+        let auto_remove = hc.auto_remove.unwrap_or(false);
+        let privileged = hc.privileged.unwrap_or(false);
 
-        let name = match &opts.name {
+        let name = match &req.name {
             Some(n) => {
                 let n = names::validate(n).map_err(invalid)?;
                 if let Some(other) = self.store.meta.containers()?.iter().find(|r| r.name == n) {
@@ -381,29 +326,48 @@ impl Engine {
                 names::random_name(|n| used.iter().any(|u| u == n))
             }
         };
-        let restart = RestartPolicy::parse(&opts.restart).map_err(invalid)?;
-        if opts.auto_remove {
+        let restart = RestartPolicy::from_api(hc.restart_policy.as_ref());
+        if restart.maximum_retry_count < 0 {
+            return Err(invalid(
+                "invalid restart policy: maximum retry count cannot be negative",
+            ));
+        }
+        if restart.maximum_retry_count > 0 && restart.name != "on-failure" {
+            return Err(invalid(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+            ));
+        }
+        if auto_remove {
             // A container that removes itself when it exits is not worth a flush to
             // survive a power failure; its row stays consistent either way.
             self.store.meta.relax_durability()?;
         }
-        if opts.auto_remove && restart.name != "no" {
+        if auto_remove && restart.name != "no" {
             return Err(invalid(
                 "conflicting options: cannot specify both --restart and --rm",
             ));
         }
-        let (network, networks) = self.network_mode(opts)?;
+        let mut ports = asked::port_mappings(&hc)?;
+        let publish_all = hc.publish_all_ports.unwrap_or(false);
+        let (network, networks) = self.network_mode(
+            &hc,
+            body.networking_config.as_ref(),
+            !ports.is_empty() || publish_all,
+        )?;
         let network = (network.0.as_str(), network.1);
         // User-defined networks answer names through the embedded DNS server.
         let embedded_dns = networks
             .first()
             .is_some_and(|e| e.network_id != crate::network::predefined_id("bridge"));
-        let mut ports = Vec::new();
-        for p in &opts.publish {
-            ports.extend(PortMapping::parse(p).map_err(|e| invalid(e.to_string()))?);
-        }
         let mut exposed: Vec<String> = run_image.exposed_ports.clone();
-        for e in &opts.expose {
+        let mut asked_exposed: Vec<&String> = body
+            .exposed_ports
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .collect();
+        asked_exposed.sort();
+        for e in asked_exposed {
             let e = if e.contains('/') {
                 e.clone()
             } else {
@@ -419,7 +383,7 @@ impl Engine {
                 exposed.push(e);
             }
         }
-        if opts.publish_all {
+        if publish_all {
             for e in &exposed {
                 let already = ports
                     .iter()
@@ -433,48 +397,53 @@ impl Engine {
             // Docker ignores published ports with the host network and refuses none.
             ports.clear();
         }
-        let runtime = opts.runtime.clone().unwrap_or_default();
+        // `runc` is what docker clients name the default runtime.
+        let runtime = hc
+            .runtime
+            .clone()
+            .filter(|r| !r.is_empty() && r != "runc")
+            .unwrap_or_default();
         // Looked up once: an unknown runtime fails before any work.
         let oci_runtime = self.runtime(&runtime)?;
-        if opts.keep_mounted {
+        if req.keep_mounted {
             // A start follows at once.
             oci_runtime.warm_up();
         }
-        let ulimits = opts
-            .ulimits
-            .iter()
-            .map(|u| parse_ulimit(u))
-            .collect::<Result<Vec<_>, _>>()?;
-        let shm_size = match opts.shm_size {
-            Some(s) if s <= 0 => return Err(invalid("invalid --shm-size: must be greater than 0")),
-            Some(s) => s,
-            None => kujira_runtime::defaults::SHM_SIZE as i64,
+        let ulimits = asked::ulimits(&hc)?;
+        let devices = asked::devices(&hc)?;
+        let shm_size = match hc.shm_size {
+            Some(s) if s < 0 => return Err(invalid("SHM size can not be less than 0")),
+            Some(s) if s > 0 => s,
+            _ => kujira_runtime::defaults::SHM_SIZE as i64,
         };
-        let sysctls = opts
+        let sysctls = hc
             .sysctls
             .iter()
-            .map(|s| parse_sysctl(s, network.1))
+            .flatten()
+            .map(|(k, v)| parse_sysctl(k, v, network.1))
             .collect::<Result<BTreeMap<_, _>, _>>()?;
-        let host_gateway = if opts.extra_hosts.iter().any(|h| h.ends_with("host-gateway")) {
+        let asked_hosts = hc.extra_hosts.clone().unwrap_or_default();
+        let host_gateway = if asked_hosts.iter().any(|h| h.ends_with("host-gateway")) {
             crate::network::NetConfig::load()?.bip.0.to_string()
         } else {
             String::new()
         };
-        let extra_hosts = opts
-            .extra_hosts
+        let extra_hosts = asked_hosts
             .iter()
             .map(|h| parse_extra_host(h, &host_gateway))
             .collect::<Result<Vec<_>, _>>()?;
-        let pid_mode = namespace_mode("PID", &opts.pid_mode, &[])?;
-        let ipc_mode = namespace_mode("IPC", &opts.ipc_mode, &["private", "shareable"])?;
-        let uts_mode = namespace_mode("UTS", &opts.uts_mode, &[])?;
-        if uts_mode == "host" && opts.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let pid_mode = namespace_mode("PID", &text(&hc.pid_mode), &[])?;
+        let ipc_mode = namespace_mode("IPC", &text(&hc.ipc_mode), &["private", "shareable"])?;
+        let uts_mode = namespace_mode("UTS", &text(&hc.uts_mode), &[])?;
+        let hostname = text(&body.hostname);
+        if uts_mode == "host" && !hostname.is_empty() {
             return Err(invalid("conflicting options: hostname and the UTS mode"));
         }
         let dns = Dns {
-            servers: opts.dns.clone(),
-            search: opts.dns_search.clone(),
-            options: opts.dns_options.clone(),
+            servers: hc.dns.clone().unwrap_or_default(),
+            search: hc.dns_search.clone().unwrap_or_default(),
+            options: hc.dns_options.clone().unwrap_or_default(),
         };
         for s in &dns.servers {
             if s.parse::<std::net::IpAddr>().is_err() {
@@ -485,7 +454,7 @@ impl Engine {
         }
         let mut no_new_privileges = false;
         let mut seccomp = Seccomp::Default;
-        for s in &opts.security_opt {
+        for s in hc.security_opt.iter().flatten() {
             match parse_security_opt(s).map_err(|e| invalid(e.to_string()))? {
                 SecurityOpt::NoNewPrivileges(v) => no_new_privileges = v,
                 SecurityOpt::Seccomp(p) => seccomp = p,
@@ -522,10 +491,11 @@ impl Engine {
                 let is_file = src.starts_with('/') && std::path::Path::new(src).is_file();
                 points.push((dest.to_string(), is_file));
             }
-            for t in &opts.tmpfs {
+            for t in &tmpfs {
                 points.push((t.split(':').next().unwrap_or_default().to_string(), false));
             }
-            let init_binary = if opts.init { Some(find_init()?) } else { None };
+            let init = hc.init.unwrap_or(false);
+            let init_binary = if init { Some(find_init()?) } else { None };
             if init_binary.is_some() {
                 points.push((INIT_PATH.to_string(), true));
             }
@@ -536,13 +506,12 @@ impl Engine {
                 &lowers,
                 &paths.upper(),
                 &paths.work(),
-                opts.auto_remove,
+                auto_remove,
             )
             .map_err(EngineError::Runtime)?;
 
             let (binds, mounts) = self.resolve_volumes(&volumes, &bundle)?;
             let mut all_binds = binds;
-            let hostname = opts.hostname.clone().unwrap_or_default();
             all_binds.extend(self.write_etc_files(
                 &paths.dir,
                 &id,
@@ -553,7 +522,7 @@ impl Engine {
                 embedded_dns,
             )?);
             let mut mount_points = mounts;
-            for t in &opts.tmpfs {
+            for t in &tmpfs {
                 let dest = t.split(':').next().unwrap_or_default().to_string();
                 mount_points.push(MountPoint {
                     kind: "tmpfs".into(),
@@ -562,57 +531,58 @@ impl Engine {
                     ..Default::default()
                 });
             }
-            let entrypoint = opts.entrypoint.as_ref().map(|e| {
-                if e.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![e.clone()]
-                }
-            });
+            let entrypoint = body.entrypoint.clone();
+            let user_cmd = body.cmd.clone().unwrap_or_default();
+            let user_env = body.env.clone().unwrap_or_default();
+            let memory = hc.memory.filter(|m| *m > 0);
+            let memory_swap = hc.memory_swap.filter(|m| *m != 0);
             let run = RunOptions {
                 id: id.clone(),
                 rootfs: "rootfs".into(),
                 user_rootfs: Some(bundle.rootfs().to_path_buf()),
-                cmd: opts.cmd.clone(),
+                cmd: user_cmd.clone(),
                 entrypoint: entrypoint.clone(),
-                env: opts.env.clone(),
-                workdir: opts.workdir.clone(),
-                user: opts.user.clone(),
-                hostname: opts.hostname.clone(),
-                tty: opts.tty,
-                stdin_open: opts.stdin_open,
-                read_only: opts.read_only,
-                privileged: opts.privileged,
-                cap_add: opts.cap_add.clone(),
-                cap_drop: opts.cap_drop.clone(),
-                memory: opts.memory,
-                cpus: opts.cpus,
-                pids_limit: opts.pids_limit,
+                env: user_env.clone(),
+                workdir: body.working_dir.clone().filter(|w| !w.is_empty()),
+                user: body.user.clone().filter(|u| !u.is_empty()),
+                hostname: Some(hostname.clone()).filter(|h| !h.is_empty()),
+                tty: body.tty.unwrap_or(false),
+                stdin_open: body.open_stdin.unwrap_or(false),
+                read_only: hc.readonly_rootfs.unwrap_or(false),
+                privileged,
+                cap_add: hc.cap_add.clone().unwrap_or_default(),
+                cap_drop: hc.cap_drop.clone().unwrap_or_default(),
+                memory,
+                cpus: hc.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
+                pids_limit: hc.pids_limit.filter(|p| *p != 0),
                 binds: all_binds,
-                tmpfs: opts.tmpfs.clone(),
+                tmpfs: tmpfs.clone(),
                 network: network.1,
-                init: opts.init,
+                init,
                 no_new_privileges,
                 seccomp: seccomp.clone(),
                 ulimits,
                 shm_size: shm_size as u64,
-                devices: opts.devices.clone(),
-                memory_swap: opts.memory_swap,
-                memory_reservation: opts.memory_reservation,
-                cpu_shares: opts.cpu_shares,
-                oom_score_adj: opts.oom_score_adj,
-                group_add: opts.group_add.clone(),
+                devices,
+                memory_swap,
+                memory_reservation: hc.memory_reservation.filter(|m| *m > 0),
+                cpu_shares: hc.cpu_shares.filter(|c| *c > 0).map(|c| c as u64),
+                oom_score_adj: hc.oom_score_adj.filter(|o| *o != 0).map(|o| o as i32),
+                group_add: hc.group_add.clone().unwrap_or_default(),
                 host_pid: pid_mode == "host",
                 host_ipc: ipc_mode == "host",
                 host_uts: uts_mode == "host",
                 sysctls: sysctls.clone(),
                 cgroups_path: None,
             };
-            let mut spec = build_spec(&run_image, &run, &HostFacts::detect_for(opts.privileged))
-                .map_err(|e| match e {
-                    kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
-                    other => EngineError::Runtime(other),
-                })?;
+            // `-e KEY` was resolved by the client (as the docker CLI does); a bare
+            // name left in the body is not looked up in this process's environment.
+            let mut facts = HostFacts::detect_for(privileged);
+            facts.env.clear();
+            let mut spec = build_spec(&run_image, &run, &facts).map_err(|e| match e {
+                kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
+                other => EngineError::Runtime(other),
+            })?;
             if let Some(bin) = &init_binary {
                 add_init(&mut spec, bin)?;
             }
@@ -621,118 +591,47 @@ impl Engine {
 
             let process = spec.process().as_ref();
             let args: Vec<String> = process.and_then(|p| p.args().clone()).unwrap_or_default();
-            // Config.Env as Docker keeps it: the image's and the user's, not what the
-            // runtime adds (HOSTNAME, a default HOME, TERM).
-            let asked = |k: &str| {
-                run_image
-                    .env
-                    .iter()
-                    .chain(opts.env.iter())
-                    .any(|e| e.split('=').next() == Some(k))
-            };
-            let env: Vec<String> = process
-                .and_then(|p| p.env().clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| {
-                    let k = e.split('=').next().unwrap_or_default();
-                    !matches!(k, "HOSTNAME" | "HOME" | "TERM") || (k != "HOSTNAME" && asked(k))
-                })
-                .collect();
-            let (cmd, entry) = match &entrypoint {
-                Some(ep) => (opts.cmd.clone(), ep.clone()),
-                None => (
-                    if opts.cmd.is_empty() {
-                        run_image.cmd.clone()
-                    } else {
-                        opts.cmd.clone()
-                    },
-                    run_image.entrypoint.clone(),
+            let config = stored::config(&stored::Parts {
+                body,
+                image_name: &image_name,
+                image: &run_image,
+                image_healthcheck: super::health::from_image(
+                    image_config
+                        .extras
+                        .config
+                        .as_ref()
+                        .and_then(|x| x.healthcheck.as_ref()),
                 ),
+                process_env: process.and_then(|p| p.env().clone()).unwrap_or_default(),
+                hostname: spec.hostname().clone().unwrap_or_default(),
+                exposed,
+            });
+            let stored_runtime = if runtime.is_empty() {
+                self.default_runtime_name()
+            } else {
+                runtime.clone()
             };
-            let mut labels = run_image.labels.clone();
-            for l in &opts.labels {
-                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                labels.insert(k.to_string(), v.to_string());
-            }
             let config = ContainerConfig {
-                image: opts.image.clone(),
+                config,
+                host_config: stored::host_config(
+                    &hc,
+                    network.0,
+                    &stored_runtime,
+                    &restart,
+                    shm_size,
+                    &ipc_mode,
+                ),
                 path: args.first().cloned().unwrap_or_default(),
                 args: args.iter().skip(1).cloned().collect(),
-                cmd,
-                entrypoint: entry,
-                env,
-                working_dir: opts
-                    .workdir
-                    .clone()
-                    .unwrap_or(run_image.working_dir.clone()),
-                user: opts.user.clone().unwrap_or(run_image.user.clone()),
-                hostname: spec.hostname().clone().unwrap_or_default(),
-                domainname: opts.domainname.clone().unwrap_or_default(),
-                labels,
-                tty: opts.tty,
-                open_stdin: opts.stdin_open,
-                stop_signal: opts
-                    .stop_signal
-                    .clone()
-                    .or(run_image.stop_signal.clone())
-                    .unwrap_or_default(),
-                stop_timeout: opts.stop_timeout,
-                healthcheck: {
-                    let image_hc = super::health::from_image(
-                        image_config
-                            .extras
-                            .config
-                            .as_ref()
-                            .and_then(|x| x.healthcheck.as_ref()),
-                    );
-                    match (&opts.healthcheck, image_hc) {
-                        (Some(user), Some(img)) => Some(user.over(&img)),
-                        (Some(user), None) => Some(user.clone()),
-                        (None, img) => img,
-                    }
-                },
-                exposed_ports: exposed,
-                ports,
-                publish_all: opts.publish_all,
-                restart,
-                auto_remove: opts.auto_remove,
-                runtime,
-                network: network.0.to_string(),
-                networks: networks.clone(),
-                mounts: mount_points,
-                read_only: opts.read_only,
-                privileged: opts.privileged,
-                cap_add: opts.cap_add.clone(),
-                cap_drop: opts.cap_drop.clone(),
-                security_opt: opts.security_opt.clone(),
-                memory: opts.memory.unwrap_or(0),
-                nano_cpus: opts.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
-                pids_limit: opts.pids_limit.unwrap_or(0),
-                init: opts.init,
-                shm_size,
-                sysctls,
-                pid_mode,
-                ipc_mode,
-                uts_mode,
-                devices: opts.devices.clone(),
-                memory_swap: kujira_runtime::spec::memory_swap(opts.memory, opts.memory_swap)
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0),
-                memory_reservation: opts.memory_reservation.unwrap_or(0),
-                cpu_shares: opts.cpu_shares.unwrap_or(0),
-                oom_score_adj: opts.oom_score_adj.unwrap_or(0),
-                group_add: opts.group_add.clone(),
-                dns: dns.servers.clone(),
-                dns_search: dns.search.clone(),
-                dns_options: dns.options.clone(),
-                extra_hosts: extra_hosts.clone(),
                 layers: layers
                     .iter()
                     .rev()
                     .map(|l| l.chain_id.to_string())
                     .collect(),
+                ports,
+                network: network.0.to_string(),
+                networks: networks.clone(),
+                mounts: mount_points,
             };
             let row = ContainerRow {
                 id: id.clone(),
@@ -753,7 +652,7 @@ impl Engine {
                     Ok(()) => break,
                     // A generated name another process took in the meantime: draw again.
                     Err(kujira_store::StoreError::NameInUse { .. })
-                        if opts.name.is_none() && tries < 20 =>
+                        if req.name.is_none() && tries < 20 =>
                     {
                         tries += 1;
                         let used: Vec<String> = self
@@ -771,7 +670,7 @@ impl Engine {
                     Err(other) => return Err(other.into()),
                 }
             }
-            if !opts.keep_mounted {
+            if !req.keep_mounted {
                 bundle.unmount().map_err(EngineError::Runtime)?;
             }
             let _ = std::fs::remove_file(paths.creating_lock());
@@ -859,25 +758,6 @@ pub fn run_config(image: &ImageConfig) -> ImageRunConfig {
             .map(|l| l.into_iter().collect::<BTreeMap<_, _>>())
             .unwrap_or_default(),
     }
-}
-
-/// `--ulimit name=soft[:hard]`.
-fn parse_ulimit(s: &str) -> Result<Ulimit, EngineError> {
-    let bad = || invalid(format!("invalid ulimit argument: {s}"));
-    let (name, vals) = s.split_once('=').ok_or_else(bad)?;
-    let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
-    let num = |v: &str| -> Result<u64, EngineError> {
-        if v == "-1" || v == "unlimited" {
-            Ok(u64::MAX)
-        } else {
-            v.parse().map_err(|_| bad())
-        }
-    };
-    Ok(Ulimit {
-        name: name.to_string(),
-        soft: num(soft)?,
-        hard: num(hard)?,
-    })
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ impl Engine {
             user,
             privileged: req.privileged,
         };
-        self.runtime(&c.config.runtime)?
+        self.runtime(c.config.runtime())?
             .exec_command(c.id(), &opts)
             .map_err(EngineError::Runtime)
     }

@@ -56,6 +56,29 @@ impl HealthConfig {
         }
     }
 
+    /// From Docker's model (absent fields are zero: the defaults).
+    pub fn from_api(h: &bollard_stubs::models::HealthConfig) -> HealthConfig {
+        HealthConfig {
+            test: h.test.clone().unwrap_or_default(),
+            interval: h.interval.unwrap_or(0),
+            timeout: h.timeout.unwrap_or(0),
+            start_period: h.start_period.unwrap_or(0),
+            retries: h.retries.unwrap_or(0),
+        }
+    }
+
+    /// As Docker's model.
+    pub fn to_api(&self) -> bollard_stubs::models::HealthConfig {
+        bollard_stubs::models::HealthConfig {
+            test: Some(self.test.clone()),
+            interval: Some(self.interval),
+            timeout: Some(self.timeout),
+            start_period: Some(self.start_period),
+            retries: Some(self.retries),
+            start_interval: None,
+        }
+    }
+
     /// The command to run, or `None` when checks are off.
     pub fn command(&self) -> Option<Vec<String>> {
         let (kind, rest) = self.test.split_first()?;
@@ -153,7 +176,7 @@ fn now() -> String {
 impl Engine {
     /// The health state of a container that has a health check.
     pub fn health_of(&self, c: &Container) -> Option<HealthState> {
-        c.config.healthcheck.as_ref()?.command()?;
+        c.config.healthcheck()?.command()?;
         let data = std::fs::read(self.container_paths(c.id()).health()).ok()?;
         serde_json::from_slice(&data).ok()
     }
@@ -165,7 +188,7 @@ impl Engine {
         c: &Container,
         stop: Arc<AtomicBool>,
     ) -> Option<std::thread::JoinHandle<()>> {
-        let hc = c.config.healthcheck.clone()?;
+        let hc = c.config.healthcheck()?;
         let cmd = hc.command()?;
         let paths = self.container_paths(c.id());
         write_state(

@@ -30,10 +30,7 @@ impl Engine {
                 s.to_string()
             }
         };
-        let mut exposed = Map::new();
-        for e in &cfg.exposed_ports {
-            exposed.insert(e.clone(), json!({}));
-        }
+        let exposed = cfg.exposed_ports();
         let mut bindings: Map<String, Value> = Map::new();
         for p in &cfg.ports {
             let key = format!("{}/{}", p.container_port, p.proto.as_str());
@@ -44,7 +41,7 @@ impl Engine {
         }
         let mut net_ports: Map<String, Value> = Map::new();
         if c.is_running() {
-            for e in &cfg.exposed_ports {
+            for e in &exposed {
                 net_ports.insert(e.clone(), Value::Null);
             }
             for (k, v) in &bindings {
@@ -82,33 +79,6 @@ impl Engine {
                 v
             })
             .collect();
-        let binds: Vec<String> = cfg
-            .mounts
-            .iter()
-            .filter(|m| m.kind != "tmpfs")
-            .map(|m| {
-                let src = if m.kind == "volume" {
-                    &m.name
-                } else {
-                    &m.source
-                };
-                if m.mode.is_empty() {
-                    format!("{src}:{}", m.destination)
-                } else {
-                    format!("{src}:{}:{}", m.destination, m.mode)
-                }
-            })
-            .collect();
-        let tmpfs: Map<String, Value> = cfg
-            .mounts
-            .iter()
-            .filter(|m| m.kind == "tmpfs")
-            .map(|m| (m.destination.clone(), json!("")))
-            .collect();
-        let mut labels = Map::new();
-        for (k, v) in &cfg.labels {
-            labels.insert(k.clone(), json!(v));
-        }
         let upper = paths.upper();
         // As Docker's: the init layer first, then the image's layers, top first.
         let lower: Vec<String> = std::iter::once(paths.init().display().to_string())
@@ -150,46 +120,7 @@ impl Engine {
             "ProcessLabel": "",
             "AppArmorProfile": "",
             "ExecIDs": Value::Null,
-            "HostConfig": {
-                "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
-                "ContainerIDFile": "",
-                "LogConfig": {"Type": "json-file", "Config": {}},
-                "NetworkMode": if cfg.network == "default" { "bridge" } else { cfg.network.as_str() },
-                "PortBindings": bindings,
-                "RestartPolicy": {"Name": cfg.restart.name, "MaximumRetryCount": cfg.restart.maximum_retry_count},
-                "AutoRemove": cfg.auto_remove,
-                "CapAdd": if cfg.cap_add.is_empty() { Value::Null } else { json!(cfg.cap_add) },
-                "CapDrop": if cfg.cap_drop.is_empty() { Value::Null } else { json!(cfg.cap_drop) },
-                "Privileged": cfg.privileged,
-                "PublishAllPorts": cfg.publish_all,
-                "ReadonlyRootfs": cfg.read_only,
-                "SecurityOpt": if cfg.security_opt.is_empty() { Value::Null } else { json!(cfg.security_opt) },
-                "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
-                "Runtime": if cfg.runtime.is_empty() { self.runtime("").map(|r| r.name()).unwrap_or_default() } else { cfg.runtime.clone() },
-                "Memory": cfg.memory,
-                "MemorySwap": cfg.memory_swap,
-                "MemoryReservation": cfg.memory_reservation,
-                "CpuShares": cfg.cpu_shares,
-                "OomScoreAdj": cfg.oom_score_adj,
-                "Dns": cfg.dns,
-                "DnsSearch": cfg.dns_search,
-                "DnsOptions": cfg.dns_options,
-                "GroupAdd": if cfg.group_add.is_empty() { Value::Null } else { json!(cfg.group_add) },
-                "NanoCpus": cfg.nano_cpus,
-                "PidsLimit": if cfg.pids_limit > 0 { json!(cfg.pids_limit) } else { Value::Null },
-                "Init": if cfg.init { json!(true) } else { Value::Null },
-                "Devices": cfg.devices.iter().filter_map(|d| kujira_runtime::spec::split_device(d).ok()).map(|(host, inside, perms)| {
-                    json!({"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms})
-                }).collect::<Vec<_>>(),
-                "PidMode": cfg.pid_mode,
-                "IpcMode": if cfg.ipc_mode.is_empty() { "private" } else { cfg.ipc_mode.as_str() },
-                "UTSMode": cfg.uts_mode,
-                "ShmSize": if cfg.shm_size > 0 { cfg.shm_size } else { kujira_runtime::defaults::SHM_SIZE as i64 },
-                "Sysctls": if cfg.sysctls.is_empty() { Value::Null } else { json!(cfg.sysctls) },
-                "ExtraHosts": if cfg.extra_hosts.is_empty() { Value::Null } else { json!(cfg.extra_hosts.iter().map(|(n, ip)| format!("{n}:{ip}")).collect::<Vec<_>>()) },
-                "MaskedPaths": kujira_runtime::defaults::MASKED_PATHS,
-                "ReadonlyPaths": kujira_runtime::defaults::READONLY_PATHS,
-            },
+            "HostConfig": docker_doc(HOST_CONFIG_DEFAULTS, &cfg.host_config),
             "GraphDriver": {
                 "Data": {
                     "LowerDir": lower.join(":"),
@@ -200,28 +131,7 @@ impl Engine {
                 "Name": "overlay2",
             },
             "Mounts": mounts,
-            "Config": {
-                "Hostname": cfg.hostname,
-                "Domainname": cfg.domainname,
-                "User": cfg.user,
-                "AttachStdin": false,
-                "AttachStdout": false,
-                "AttachStderr": false,
-                "ExposedPorts": if exposed.is_empty() { Value::Null } else { Value::Object(exposed) },
-                "Tty": cfg.tty,
-                "OpenStdin": cfg.open_stdin,
-                "StdinOnce": false,
-                "Env": cfg.env,
-                "Cmd": if cfg.cmd.is_empty() { Value::Null } else { json!(cfg.cmd) },
-                "Image": cfg.image,
-                "Volumes": Value::Null,
-                "WorkingDir": cfg.working_dir,
-                "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
-                "OnBuild": Value::Null,
-                "Labels": labels,
-                "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
-                "StopTimeout": cfg.stop_timeout,
-            },
+            "Config": docker_doc(CONFIG_DEFAULTS, &cfg.config),
             "NetworkSettings": {
                 "SandboxKey": if c.is_running() && st.pid > 0 { format!("/proc/{}/ns/net", st.pid) } else { String::new() },
                 "Ports": net_ports,
@@ -247,11 +157,6 @@ impl Engine {
                 bridge[key].clone()
             };
         }
-        if cfg.stop_timeout.is_none() {
-            if let Some(o) = doc["Config"].as_object_mut() {
-                o.remove("StopTimeout");
-            }
-        }
         if size {
             let rw = kujira_store::layers::tree_size(&upper).unwrap_or(0);
             let image = crate::Digest::parse(&c.row.image_id)
@@ -266,9 +171,76 @@ impl Engine {
         if let Some(h) = self.health_of(c) {
             doc["State"]["Health"] = json!(h);
         }
-        if let Some(hc) = cfg.healthcheck.as_ref() {
-            doc["Config"]["Healthcheck"] = json!(hc);
-        }
         doc
+    }
+}
+
+/// dockerd's `Config` fields, as it prints them for a container that set none.
+const CONFIG_DEFAULTS: &str = r#"{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"ExposedPorts":null,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":{}}"#;
+
+/// dockerd's `HostConfig` fields, as it prints them for a container that set none.
+const HOST_CONFIG_DEFAULTS: &str = r#"{"Binds":null,"ContainerIDFile":"","LogConfig":{"Type":"json-file","Config":{}},"NetworkMode":"bridge","PortBindings":{},"RestartPolicy":{"Name":"no","MaximumRetryCount":0},"AutoRemove":false,"VolumeDriver":"","VolumesFrom":null,"ConsoleSize":[0,0],"CapAdd":null,"CapDrop":null,"CgroupnsMode":"host","Dns":[],"DnsOptions":[],"DnsSearch":[],"ExtraHosts":null,"GroupAdd":null,"IpcMode":"private","Cgroup":"","Links":null,"OomScoreAdj":0,"PidMode":"","Privileged":false,"PublishAllPorts":false,"ReadonlyRootfs":false,"SecurityOpt":null,"Tmpfs":null,"UTSMode":"","UsernsMode":"","ShmSize":67108864,"Runtime":"","Isolation":"","CpuShares":0,"Memory":0,"NanoCpus":0,"CgroupParent":"","BlkioWeight":0,"BlkioWeightDevice":[],"BlkioDeviceReadBps":[],"BlkioDeviceWriteBps":[],"BlkioDeviceReadIOps":[],"BlkioDeviceWriteIOps":[],"CpuPeriod":0,"CpuQuota":0,"CpuRealtimePeriod":0,"CpuRealtimeRuntime":0,"CpusetCpus":"","CpusetMems":"","Devices":[],"DeviceCgroupRules":null,"DeviceRequests":null,"MemoryReservation":0,"MemorySwap":0,"MemorySwappiness":null,"OomKillDisable":null,"PidsLimit":null,"Ulimits":[],"CpuCount":0,"CpuPercent":0,"IOMaximumIOps":0,"IOMaximumBandwidth":0,"MaskedPaths":null,"ReadonlyPaths":null}"#;
+
+/// The fields of `Config` and `HostConfig` that are maps (Go prints them sorted;
+/// the models hold `HashMap`s).
+const MODEL_MAPS: &[&str] = &[
+    "ExposedPorts",
+    "Volumes",
+    "Labels",
+    "PortBindings",
+    "Tmpfs",
+    "Sysctls",
+    "StorageOpt",
+    "Annotations",
+];
+
+/// One of Docker's models as dockerd prints it: every field, the stored values
+/// over the defaults in the defaults' order, the maps in key order.
+fn docker_doc(defaults: &str, model: &impl serde::Serialize) -> Value {
+    let mut doc: Value = serde_json::from_str(defaults).unwrap_or_else(|_| json!({}));
+    if let (Some(out), Ok(Value::Object(stored))) =
+        (doc.as_object_mut(), serde_json::to_value(model))
+    {
+        for (k, v) in stored {
+            let v = match v {
+                Value::Object(m) if MODEL_MAPS.contains(&k.as_str()) => {
+                    let mut pairs: Vec<(String, Value)> = m.into_iter().collect();
+                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                    Value::Object(pairs.into_iter().collect())
+                }
+                other => other,
+            };
+            out.insert(k, v);
+        }
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{docker_doc, CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS};
+
+    #[test]
+    fn stored_values_over_every_default_field() {
+        let hc = bollard_stubs::models::HostConfig {
+            memory: Some(1 << 20),
+            sysctls: Some(
+                [("b".to_string(), "2".to_string()), ("a".into(), "1".into())]
+                    .into_iter()
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let doc = docker_doc(HOST_CONFIG_DEFAULTS, &hc);
+        assert_eq!(doc["Memory"], 1 << 20);
+        assert_eq!(doc["NetworkMode"], "bridge");
+        let keys: Vec<&String> = doc["Sysctls"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b"]);
+        let c = docker_doc(
+            CONFIG_DEFAULTS,
+            &bollard_stubs::models::ContainerConfig::default(),
+        );
+        assert_eq!(c["Cmd"], serde_json::Value::Null);
+        assert_eq!(c["Tty"], false);
     }
 }

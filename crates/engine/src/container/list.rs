@@ -113,8 +113,8 @@ impl Engine {
                     || (c.status() == "exited" && filters.exited.contains(&c.row.state.exit_code)))
                 && (filters.ancestor.is_empty() || ancestors.contains(&c.row.image_id))
                 && filters.label.iter().all(|l| match l.split_once('=') {
-                    Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
-                    None => c.config.labels.contains_key(l.as_str()),
+                    Some((k, v)) => c.config.labels().get(k).is_some_and(|x| x == v),
+                    None => c.config.labels().contains_key(l.as_str()),
                 })
         });
         if let Some(n) = last {

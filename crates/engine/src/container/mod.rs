@@ -5,6 +5,7 @@
 //! lock its monitor holds while it lives — which is how every other process tells a
 //! running container from one whose monitor (or machine) died.
 
+mod asked;
 pub mod attach;
 pub mod commit;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod exec;
 pub mod health;
 mod init;
 pub mod inspect;
+mod legacy;
 pub mod list;
 pub mod logs;
 pub mod monitor;
@@ -27,6 +29,7 @@ pub mod stats;
 pub mod status;
 pub mod step;
 pub mod stop;
+mod stored;
 pub mod top;
 pub mod update;
 pub mod volume;
@@ -168,10 +171,22 @@ impl Engine {
         self.container_from_row(row)
     }
 
-    pub(crate) fn container_from_row(&self, row: ContainerRow) -> Result<Container, EngineError> {
-        let config: ContainerConfig = serde_json::from_str(&row.config).map_err(|e| {
+    pub(crate) fn container_from_row(
+        &self,
+        mut row: ContainerRow,
+    ) -> Result<Container, EngineError> {
+        let (config, upgraded) = ContainerConfig::read(&row.config).map_err(|e| {
             EngineError::InvalidArgument(format!("container {}: damaged config: {e}", row.id))
         })?;
+        if upgraded {
+            // An earlier version's row: written back in the new form once, in one
+            // statement (a failure leaves the old form, read the same next time).
+            if let Ok(text) = serde_json::to_string(&config) {
+                if self.store.meta.set_container_config(&row.id, &text).is_ok() {
+                    row.config = text;
+                }
+            }
+        }
         let mut c = Container { row, config };
         self.reconcile(&mut c)?;
         Ok(c)
@@ -192,7 +207,7 @@ impl Engine {
         let Ok(Some(_lock)) = StoreLock::try_exclusive(&paths.monitor_lock()) else {
             return Ok(());
         };
-        if let Ok(rt) = self.runtime(&c.config.runtime) {
+        if let Ok(rt) = self.runtime(c.config.runtime()) {
             let _ = rt.delete(c.id(), true);
         }
         let _ = kujira_runtime::Bundle::open(&paths.bundle()).unmount();
@@ -204,6 +219,15 @@ impl Engine {
         st.error = "the container's monitor process died".into();
         self.store.meta.set_container_state(&c.row.id, st)?;
         Ok(())
+    }
+
+    /// The runtime an unnamed one means: `KUJIRA_RUNTIME`, else the built-in one.
+    /// A container keeps the name it was created with.
+    pub fn default_runtime_name(&self) -> String {
+        std::env::var("KUJIRA_RUNTIME")
+            .ok()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| kujira_runtime::embedded::NAME.to_string())
     }
 
     /// The runtime `name`: `kujira` (the built-in one), or an OCI runtime binary

@@ -153,7 +153,7 @@ impl Engine {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
-        let runtime = self.runtime(&c.config.runtime).map_err(fail125)?;
+        let runtime = self.runtime(c.config.runtime()).map_err(fail125)?;
         let bundle = self.mount_rootfs(&c, &paths).map_err(fail125)?;
         let mut maps = c.config.ports.clone();
         let listeners = ports::bind(&mut maps).map_err(|e| (125, e.to_string()));
@@ -198,7 +198,7 @@ impl Engine {
                     let _ = self.store.meta.set_container_state(c.id(), &state);
                     if first {
                         let _ = bundle.unmount();
-                        if c.config.auto_remove {
+                        if c.config.auto_remove() {
                             let _ = self.delete_container_files(c.id(), true);
                         }
                         if let RuntimeError::Network(m) = &e {
@@ -260,7 +260,7 @@ impl Engine {
             self.emit_container(&c, "die", &[("exitCode", &code.to_string())]);
             let restart = !state.stop_requested
                 && c.config
-                    .restart
+                    .restart()
                     .wants_restart(code as i64, state.restart_count);
             if !restart {
                 let _ = self.store.meta.set_container_state(c.id(), &state);
@@ -280,7 +280,7 @@ impl Engine {
         streams.close_clients();
         let _ = std::fs::remove_file(&attach_path);
         let _ = bundle.unmount();
-        let away = if c.config.auto_remove {
+        let away = if c.config.auto_remove() {
             self.unlist_container(c.id(), true).ok().flatten()
         } else {
             None
@@ -332,7 +332,7 @@ impl Engine {
             &lowers,
             &paths.upper(),
             &paths.work(),
-            c.config.auto_remove,
+            c.config.auto_remove(),
         )
         .map_err(EngineError::Runtime)
     }
@@ -356,7 +356,7 @@ impl Engine {
         let join = join.as_ref();
         let bundle = paths.bundle();
         let mut pumps = Vec::new();
-        let pid = if c.config.tty {
+        let pid = if c.config.tty() {
             // Unix socket paths are short (108 bytes): keep it under the store's run/.
             let sock_path = self
                 .root()
@@ -396,7 +396,7 @@ impl Engine {
                 .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
             let s2 = streams.clone();
             pumps.push(std::thread::spawn(move || pump(out, &s2, "stdout")));
-            if c.config.open_stdin {
+            if c.config.open_stdin() {
                 let to = master
                     .try_clone()
                     .map_err(|e| RuntimeError::io("cloning", &bundle, e))?;
@@ -416,7 +416,7 @@ impl Engine {
         } else {
             let (out_r, out_w) = pipe()?;
             let (err_r, err_w) = pipe()?;
-            let stdin = if c.config.open_stdin {
+            let stdin = if c.config.open_stdin() {
                 let (in_r, in_w) = pipe()?;
                 let w = File::from(in_w);
                 if attached {

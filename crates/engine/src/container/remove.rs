@@ -25,7 +25,7 @@ impl Engine {
             }
             self.store.meta.set_stop_requested(c.id(), true)?;
             if c.status() == "paused" {
-                if let Ok(rt) = self.runtime(&c.config.runtime) {
+                if let Ok(rt) = self.runtime(c.config.runtime()) {
                     let _ = rt.resume(c.id());
                 }
             }
@@ -65,11 +65,11 @@ impl Engine {
         let row = self.store.meta.container(id)?;
         let config: Option<super::ContainerConfig> = row
             .as_ref()
-            .and_then(|r| serde_json::from_str(&r.config).ok());
+            .and_then(|r| super::ContainerConfig::from_stored(&r.config).ok());
         if let Some(cfg) = &config {
             // Only when the runtime still has state for it (its monitor deletes it on
             // a normal exit): one runtime invocation saved per `--rm`.
-            if let Ok(rt) = self.runtime(&cfg.runtime) {
+            if let Ok(rt) = self.runtime(cfg.runtime()) {
                 if rt.has_state(id) {
                     let _ = rt.delete(id, true);
                 }

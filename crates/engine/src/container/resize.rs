@@ -48,7 +48,7 @@ impl Engine {
         if !c.is_running() {
             return Err(EngineError::NotRunning(c.id().to_string()));
         }
-        if !c.config.tty {
+        if !c.config.tty() {
             // Docker answers a resize of a container without a terminal with success.
             return Ok(());
         }

@@ -83,7 +83,7 @@ impl Engine {
             });
         }
         self.store.meta.set_stop_requested(c.id(), false)?;
-        if let Ok(rt) = self.runtime(&c.config.runtime) {
+        if let Ok(rt) = self.runtime(c.config.runtime()) {
             rt.warm_up();
         }
         let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)

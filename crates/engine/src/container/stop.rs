@@ -111,7 +111,7 @@ impl Engine {
         }
         self.store.meta.set_stop_requested(c.id(), true)?;
         if c.status() == "paused" {
-            self.runtime(&c.config.runtime)?
+            self.runtime(c.config.runtime())?
                 .resume(c.id())
                 .map_err(EngineError::Runtime)?;
         }
@@ -142,7 +142,7 @@ impl Engine {
             }
             _ => return Err(EngineError::NotRunning(c.id().to_string())),
         }
-        self.runtime(&c.config.runtime)?
+        self.runtime(c.config.runtime())?
             .pause(c.id())
             .map_err(EngineError::Runtime)?;
         let mut st = c.row.state.clone();
@@ -159,7 +159,7 @@ impl Engine {
                 c.id()
             )));
         }
-        self.runtime(&c.config.runtime)?
+        self.runtime(c.config.runtime())?
             .resume(c.id())
             .map_err(EngineError::Runtime)?;
         let mut st = c.row.state.clone();

@@ -2,58 +2,63 @@
 //! config and the bundle's `config.json` (what the next start uses) change, and a
 //! running container's cgroup gets the new limits at once.
 
+use bollard_stubs::models::ContainerUpdateBody;
+
 use super::{Container, RestartPolicy};
 use crate::{Engine, EngineError};
-
-/// What `update` may change; `None` keeps the current value.
-#[derive(Debug, Clone, Default)]
-pub struct UpdateOptions {
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub nano_cpus: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub pids_limit: Option<i64>,
-    pub restart: Option<String>,
-}
 
 fn invalid(e: impl ToString) -> EngineError {
     EngineError::InvalidArgument(e.to_string())
 }
 
 impl Engine {
-    pub fn update_container(&self, c: &Container, opts: &UpdateOptions) -> Result<(), EngineError> {
+    /// Applies Docker's update body: a field left out (or zero, which a Go client
+    /// cannot tell from left out) keeps its value.
+    pub fn update_container(
+        &self,
+        c: &Container,
+        body: &ContainerUpdateBody,
+    ) -> Result<(), EngineError> {
         let mut cfg = c.config.clone();
-        if let Some(r) = &opts.restart {
-            let policy = RestartPolicy::parse(r).map_err(invalid)?;
-            if cfg.auto_remove && policy.name != "no" {
+        let hc = &mut cfg.host_config;
+        if let Some(p) = body
+            .restart_policy
+            .as_ref()
+            .filter(|p| p.name.as_ref().is_some_and(|n| !n.to_string().is_empty()))
+        {
+            let policy = RestartPolicy::from_api(Some(p));
+            if policy.maximum_retry_count > 0 && policy.name != "on-failure" {
+                return Err(invalid(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+                ));
+            }
+            if hc.auto_remove.unwrap_or(false) && policy.name != "no" {
                 return Err(invalid(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container",
                 ));
             }
-            cfg.restart = policy;
+            hc.restart_policy = Some(policy.to_api());
         }
-        let set = |v: Option<i64>, field: &mut i64| {
-            if let Some(v) = v {
-                *field = v;
+        for (asked, field) in [
+            (body.memory, &mut hc.memory),
+            (body.memory_swap, &mut hc.memory_swap),
+            (body.memory_reservation, &mut hc.memory_reservation),
+            (body.nano_cpus, &mut hc.nano_cpus),
+            (body.pids_limit, &mut hc.pids_limit),
+            (body.cpu_shares, &mut hc.cpu_shares),
+        ] {
+            if let Some(v) = asked.filter(|v| *v != 0) {
+                *field = Some(v);
             }
-        };
-        set(opts.memory, &mut cfg.memory);
-        set(opts.memory_swap, &mut cfg.memory_swap);
-        set(opts.memory_reservation, &mut cfg.memory_reservation);
-        set(opts.nano_cpus, &mut cfg.nano_cpus);
-        set(opts.pids_limit, &mut cfg.pids_limit);
-        if let Some(s) = opts.cpu_shares {
-            cfg.cpu_shares = s;
         }
-        let positive = |v: i64| (v > 0).then_some(v);
+        let positive = |v: Option<i64>| v.filter(|v| *v > 0);
         let limits = kujira_runtime::spec::Limits {
-            memory: positive(cfg.memory),
-            memory_swap: (cfg.memory_swap != 0).then_some(cfg.memory_swap),
-            memory_reservation: positive(cfg.memory_reservation),
-            cpus: positive(cfg.nano_cpus).map(|n| n as f64 / 1e9),
-            pids_limit: positive(cfg.pids_limit),
-            cpu_shares: (cfg.cpu_shares > 0).then_some(cfg.cpu_shares),
+            memory: positive(hc.memory),
+            memory_swap: hc.memory_swap.filter(|s| *s != 0),
+            memory_reservation: positive(hc.memory_reservation),
+            cpus: positive(hc.nano_cpus).map(|n| n as f64 / 1e9),
+            pids_limit: positive(hc.pids_limit),
+            cpu_shares: positive(hc.cpu_shares).map(|s| s as u64),
         };
         let host = kujira_runtime::host::HostFacts::detect();
         let resources = limits

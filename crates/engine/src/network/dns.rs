@@ -89,7 +89,7 @@ impl Names for StoreNames {
 
 /// Where other names go: the container's `--dns` servers, else the host's.
 pub(crate) fn upstreams(c: &Container) -> Vec<SocketAddr> {
-    let servers: Vec<String> = if c.config.dns.is_empty() {
+    let servers: Vec<String> = if c.config.dns().is_empty() {
         std::fs::read_to_string("/etc/resolv.conf")
             .unwrap_or_default()
             .lines()
@@ -97,7 +97,7 @@ pub(crate) fn upstreams(c: &Container) -> Vec<SocketAddr> {
             .map(|s| s.trim().to_string())
             .collect()
     } else {
-        c.config.dns.clone()
+        c.config.dns().to_vec()
     };
     servers
         .iter()

@@ -300,10 +300,10 @@ impl Engine {
         let Ok(text) = std::fs::read_to_string(&path) else {
             return Ok(());
         };
-        let host = if c.config.hostname.is_empty() {
+        let host = if c.config.hostname().is_empty() {
             &c.id()[..12]
         } else {
-            c.config.hostname.as_str()
+            c.config.hostname()
         };
         let mut out: String = text
             .lines()

@@ -98,7 +98,14 @@ impl Engine {
                 .ok()
                 .flatten()
                 .map(|r| r.name)
-                .unwrap_or_else(|| spec.network_id.clone());
+                .unwrap_or_else(|| {
+                    // The default bridge's row is written at its first use.
+                    if spec.network_id == super::predefined_id("bridge") {
+                        "bridge".to_string()
+                    } else {
+                        spec.network_id.clone()
+                    }
+                });
             let l = live.get(&spec.network_id);
             out.insert(
                 name.clone(),

@@ -4,24 +4,58 @@
 use kujira_runtime::NetworkMode;
 
 use super::EndpointSpec;
-use crate::container::create::CreateOptions;
 use crate::{Engine, EngineError};
+use bollard_stubs::models::{EndpointSettings, HostConfig, NetworkingConfig};
 
 impl Engine {
     /// The stored mode name (`bridge`, `host`, `none`, `container:ID` or the user
-    /// network's name), the runtime's namespace mode, and the endpoints to attach.
+    /// network's name), the runtime's namespace mode, and the endpoints to attach:
+    /// `HostConfig.NetworkMode` (or the first of `EndpointsConfig`), with
+    /// `NetworkingConfig.EndpointsConfig`'s aliases and addresses, and
+    /// `HostConfig.Links` on the default bridge.
     pub(crate) fn network_mode(
         &self,
-        opts: &CreateOptions,
+        hc: &HostConfig,
+        networking: Option<&NetworkingConfig>,
+        publishing: bool,
     ) -> Result<((String, NetworkMode), Vec<EndpointSpec>), EngineError> {
-        let asked = opts
-            .network
+        let mut endpoints: Vec<(&String, &EndpointSettings)> = networking
+            .and_then(|n| n.endpoints_config.as_ref())
+            .into_iter()
+            .flatten()
+            .collect();
+        endpoints.sort_by(|a, b| a.0.cmp(b.0));
+        let asked = hc
+            .network_mode
             .clone()
-            .or_else(|| opts.endpoints.first().map(|(n, _)| n.clone()))
+            .or_else(|| endpoints.first().map(|(n, _)| n.to_string()))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".into());
+        // The docker CLI names the default network `default`.
+        let canonical = |n: &str| {
+            if n == "default" {
+                "bridge".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        let spec_of = |e: &EndpointSettings| EndpointSpec {
+            network_id: String::new(),
+            aliases: e.aliases.clone().unwrap_or_default(),
+            ipv4_address: e
+                .ipam_config
+                .as_ref()
+                .and_then(|c| c.ipv4_address.clone())
+                .unwrap_or_default(),
+            links: e.links.clone().unwrap_or_default(),
+        };
+        let asked_primary = endpoints
+            .iter()
+            .find(|(n, _)| canonical(n) == canonical(&asked))
+            .map(|(_, e)| spec_of(e))
+            .unwrap_or_default();
         let no_endpoint_options = || {
-            if !opts.network_aliases.is_empty() || opts.ip.is_some() {
+            if !asked_primary.aliases.is_empty() || !asked_primary.ipv4_address.is_empty() {
                 return Err(EngineError::InvalidArgument(
                     "network-scoped aliases and static addresses are only supported for user-defined networks".into(),
                 ));
@@ -40,7 +74,7 @@ impl Engine {
             m if m.starts_with("container:") => {
                 no_endpoint_options()?;
                 let target = self.find_container(&m["container:".len()..])?;
-                if !opts.publish.is_empty() || opts.publish_all {
+                if publishing {
                     return Err(EngineError::InvalidArgument(
                         "conflicting options: port publishing and the container type network mode"
                             .into(),
@@ -51,8 +85,7 @@ impl Engine {
                     Vec::new(),
                 ));
             }
-            "default" | "bridge" => "bridge".to_string(),
-            other => other.to_string(),
+            other => canonical(other),
         };
         let mut specs = Vec::new();
         let primary = self.find_network(&mode)?;
@@ -65,32 +98,17 @@ impl Engine {
         if primary.is_default_bridge() {
             no_endpoint_options()?;
         }
-        // The docker CLI names the default network `default` in EndpointsConfig.
-        let canonical = |n: &str| {
-            if n == "default" {
-                "bridge".to_string()
-            } else {
-                n.to_string()
-            }
-        };
-        let mut first = opts
-            .endpoints
+        let mut first = endpoints
             .iter()
-            .find(|(n, _)| canonical(n) == mode || *n == primary.id)
-            .map(|(_, s)| s.clone())
+            .find(|(n, _)| canonical(n) == mode || **n == primary.id)
+            .map(|(_, e)| spec_of(e))
             .unwrap_or_default();
         first.network_id = primary.id.clone();
-        for a in &opts.network_aliases {
-            if !first.aliases.contains(a) {
-                first.aliases.push(a.clone());
-            }
+        if first.links.is_empty() {
+            first.links = hc.links.clone().unwrap_or_default();
         }
-        if let Some(ip) = &opts.ip {
-            first.ipv4_address = ip.clone();
-        }
-        first.links = opts.links.clone();
         specs.push(first);
-        for (name, spec) in &opts.endpoints {
+        for (name, e) in &endpoints {
             let n = self.find_network(&canonical(name))?;
             if n.id == primary.id {
                 continue;
@@ -101,7 +119,7 @@ impl Engine {
                     n.name
                 )));
             }
-            let mut spec = spec.clone();
+            let mut spec = spec_of(e);
             spec.network_id = n.id.clone();
             specs.push(spec);
         }

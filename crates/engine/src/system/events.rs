@@ -162,8 +162,9 @@ impl Engine {
         action: &str,
         extra: &[(&str, &str)],
     ) {
-        let mut attrs: Vec<(&str, &str)> = vec![("image", &config.image), ("name", name)];
-        attrs.extend(config.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let labels = config.labels();
+        let mut attrs: Vec<(&str, &str)> = vec![("image", config.image()), ("name", name)];
+        attrs.extend(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         attrs.extend_from_slice(extra);
         self.emit("container", action, id, &attrs);
     }

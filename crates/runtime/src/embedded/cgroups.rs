@@ -428,6 +428,14 @@ fn device_rule(rule: &oci_spec::runtime::LinuxDeviceCgroup) -> (&'static str, St
     )
 }
 
+/// `update`: new limits (a spec's `linux.resources` members) for the running
+/// container whose cgroup is `path`.
+pub fn update_resources(path: &str, resources: &serde_json::Value) -> Result<(), RuntimeError> {
+    let res: LinuxResources = serde_json::from_value(resources.clone())
+        .map_err(|e| RuntimeError::Spec(format!("resources: {e}")))?;
+    Cgroups::apply(path, &res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,12 +472,4 @@ mod tests {
             ("devices.allow", "c 136:* rwm".to_string())
         );
     }
-}
-
-/// `update`: new limits (a spec's `linux.resources` members) for the running
-/// container whose cgroup is `path`.
-pub fn update_resources(path: &str, resources: &serde_json::Value) -> Result<(), RuntimeError> {
-    let res: LinuxResources = serde_json::from_value(resources.clone())
-        .map_err(|e| RuntimeError::Spec(format!("resources: {e}")))?;
-    Cgroups::apply(path, &res)
 }
