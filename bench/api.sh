@@ -46,7 +46,9 @@ names=(kujira)
 if command -v dockerd >/dev/null; then
     ip netns add "$netns"
     ip -n "$netns" link set lo up
-    ip netns exec "$netns" dockerd --data-root "$work/dockerd-root" --exec-root "$work/dockerd-exec" \
+    # nsenter, not `ip netns exec`: only the network namespace, so dockerd keeps
+    # the host's /sys and its cgroup mounts.
+    nsenter --net="/run/netns/$netns" dockerd --data-root "$work/dockerd-root" --exec-root "$work/dockerd-exec" \
         --pidfile "$work/dockerd.pid" -H "unix://$work/dockerd.sock" \
         --ip6tables=false \
         --exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \

@@ -164,6 +164,11 @@ impl ContainerConfig {
     /// [`ContainerConfig::from_stored`], and whether the document was an earlier
     /// version's (so the caller writes the upgraded one back).
     pub(crate) fn read(text: &str) -> Result<(ContainerConfig, bool), serde_json::Error> {
+        // This version writes `Config` first; decoding straight into the struct
+        // spares a `listing` of many containers a JSON tree per row.
+        if text.starts_with("{\"Config\"") {
+            return Ok((serde_json::from_str(text)?, false));
+        }
         let value: serde_json::Value = serde_json::from_str(text)?;
         if value.get("HostConfig").is_some() {
             Ok((serde_json::from_value(value)?, false))

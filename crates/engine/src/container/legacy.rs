@@ -238,8 +238,11 @@ mod tests {
             bound.as_ref().unwrap()[0].host_port.as_deref(),
             Some("8001")
         );
-        // Written back, it is the new form and reads the same.
-        let again = ContainerConfig::from_stored(&serde_json::to_string(&c).unwrap()).unwrap();
+        // Written back, it is the new form (whose first key the reader's fast path
+        // looks for) and reads the same.
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.starts_with("{\"Config\""), "{text}");
+        let again = ContainerConfig::from_stored(&text).unwrap();
         assert_eq!(again.host_config, c.host_config);
         assert_eq!(again.config, c.config);
     }
