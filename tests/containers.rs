@@ -207,6 +207,25 @@ fn exec_runs_in_the_container_with_its_options() {
         ]),
         "1 /tmp\n"
     );
+    // `-e NAME` takes the caller's value (the client resolves it, as the docker
+    // CLI does); a name the caller has not set is left out.
+    let out = k
+        .cmd([
+            "exec",
+            "-e",
+            "FROM_CALLER",
+            "-e",
+            "UNSET_IN_CALLER",
+            "box",
+            "sh",
+            "-c",
+            "echo ${FROM_CALLER}-${UNSET_IN_CALLER:-unset}",
+        ])
+        .env("FROM_CALLER", "passed")
+        .env_remove("UNSET_IN_CALLER")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "passed-unset\n");
     assert_eq!(k.ok(["exec", "-u", "nobody", "box", "id", "-u"]), "65534\n");
     assert_eq!(
         k.ok(["exec", "box", "cat", "/etc/hostname"]).trim(),

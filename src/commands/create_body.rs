@@ -22,12 +22,13 @@ fn bad(msg: impl Into<String>) -> CliError {
     CliError::new(125, msg)
 }
 
-/// `-e`/`--env-file` entries: `KEY=VALUE`, or `KEY` for this process's value (left
-/// out when it has none, as the docker CLI does); `#` comments in files.
-fn environment(f: &CreateFlags) -> Result<Vec<String>, CliError> {
+/// `-e`/`--env-file` entries (of `run`, `create` and `exec`): `KEY=VALUE`, or
+/// `KEY` for this process's value (left out when it has none, as the docker CLI
+/// does); `#` comments in files. The error is the file that could not be read.
+pub fn environment(files: &[String], vars: &[String]) -> Result<Vec<String>, String> {
     let mut entries = Vec::new();
-    for file in &f.env_file {
-        let text = std::fs::read_to_string(file).map_err(|e| bad(format!("open {file}: {e}")))?;
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("open {file}: {e}"))?;
         for line in text.lines() {
             let line = line.trim_start();
             if !line.is_empty() && !line.starts_with('#') {
@@ -35,7 +36,7 @@ fn environment(f: &CreateFlags) -> Result<Vec<String>, CliError> {
             }
         }
     }
-    entries.extend(f.env.iter().cloned());
+    entries.extend(vars.iter().cloned());
     Ok(entries
         .into_iter()
         .filter_map(|e| {
@@ -396,7 +397,7 @@ pub fn create_body(f: &CreateFlags) -> Result<ContainerCreateBody, CliError> {
         tty: Some(f.tty),
         open_stdin: Some(f.interactive),
         stdin_once: Some(f.interactive),
-        env: Some(environment(f)?),
+        env: Some(environment(&f.env_file, &f.env).map_err(bad)?),
         cmd: nonempty(cmd),
         healthcheck: healthcheck(f)?,
         image: Some(image.clone()),

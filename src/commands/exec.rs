@@ -21,17 +21,8 @@ pub fn exec(engine: &Engine, args: &ExecArgs) -> Result<(), CliError> {
         .split_first()
         .ok_or_else(|| CliError::new(1, "kujira: 'exec' requires at least 2 arguments"))?;
     let c = engine.find_container(name)?;
-    let mut env = Vec::new();
-    for f in &args.env_file {
-        let text =
-            std::fs::read_to_string(f).map_err(|e| CliError::new(1, format!("open {f}: {e}")))?;
-        env.extend(
-            text.lines()
-                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
-    }
-    env.extend(args.env.iter().cloned());
+    let env = super::create_body::environment(&args.env_file, &args.env)
+        .map_err(|e| CliError::new(1, e))?;
     let req = ExecRequest {
         cmd: cmd.to_vec(),
         tty: args.tty,

@@ -87,13 +87,36 @@ pub async fn list(State(st): State<AppState>, Q(q): Q<Query>) -> Result<Json<Val
     Ok(Json(Value::Array(list)))
 }
 
+/// The create body, where `Cmd`, `Entrypoint`, `Shell` and `Healthcheck.Test`
+/// may also be one string, as dockerd's `strslice` takes them (a single-element
+/// list).
+fn create_body(bytes: &[u8]) -> Result<ContainerCreateBody, ApiError> {
+    let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON: {e}"));
+    let mut v: Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    let one_string = |v: &mut Value| {
+        if let Value::String(s) = v {
+            *v = json!([std::mem::take(s)]);
+        }
+    };
+    if let Some(o) = v.as_object_mut() {
+        for key in ["Cmd", "Entrypoint", "Shell"] {
+            if let Some(x) = o.get_mut(key) {
+                one_string(x);
+            }
+        }
+        if let Some(x) = o.get_mut("Healthcheck").and_then(|h| h.get_mut("Test")) {
+            one_string(x);
+        }
+    }
+    serde_json::from_value(v).map_err(invalid)
+}
+
 pub async fn create(
     State(st): State<AppState>,
     Q(q): Q<Query>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: ContainerCreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let body = create_body(&body)?;
     if let Some(image) = body.image.as_deref() {
         let is_id = image
             .strip_prefix("sha256:")
@@ -290,4 +313,19 @@ pub async fn logs(
         "application/vnd.docker.multiplexed-stream"
     };
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_string_command_is_a_one_word_list() {
+        let b = super::create_body(br#"{"Image":"busybox","Cmd":"true","Entrypoint":["sh","-c"]}"#)
+            .unwrap();
+        assert_eq!(b.cmd, Some(vec!["true".to_string()]));
+        assert_eq!(b.entrypoint, Some(vec!["sh".to_string(), "-c".into()]));
+        for bad in [&b"{"[..], br#"{"Cmd": 3}"#, br#"[1]"#] {
+            let e = super::create_body(bad).unwrap_err();
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
 }

@@ -125,6 +125,55 @@ pub(crate) fn port_mappings(hc: &HostConfig) -> Result<Vec<PortMapping>, EngineE
     Ok(out)
 }
 
+/// `Config.ExposedPorts` after the image's, then every published port, in order
+/// and once each (`PORT` alone is TCP).
+pub(crate) fn exposed_ports(
+    body: &ContainerCreateBody,
+    image: &[String],
+    published: &[PortMapping],
+) -> Vec<String> {
+    let mut asked: Vec<&String> = body
+        .exposed_ports
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .collect();
+    asked.sort();
+    let asked = asked.into_iter().map(|e| {
+        if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        }
+    });
+    let published = published
+        .iter()
+        .map(|p| format!("{}/{}", p.container_port, p.proto.as_str()));
+    let mut out: Vec<String> = Vec::new();
+    for e in image.iter().cloned().chain(asked).chain(published) {
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// `PublishAllPorts`: every exposed port not published yet, on any free host port.
+pub(crate) fn publish_all(
+    exposed: &[String],
+    ports: &mut Vec<PortMapping>,
+) -> Result<(), EngineError> {
+    for e in exposed {
+        let already = ports
+            .iter()
+            .any(|p| format!("{}/{}", p.container_port, p.proto.as_str()) == *e);
+        if !already {
+            ports.extend(PortMapping::parse(e).map_err(|e| invalid(e.to_string()))?);
+        }
+    }
+    Ok(())
+}
+
 /// `HostConfig.Ulimits` (`-1`: unlimited).
 pub(crate) fn ulimits(hc: &HostConfig) -> Result<Vec<Ulimit>, EngineError> {
     let value = |v: Option<i64>| match v {

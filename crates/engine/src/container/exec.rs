@@ -101,15 +101,12 @@ impl Engine {
         if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
         }
-        for e in &req.env {
+        // A bare `KEY` is the client's to resolve (the docker CLI and kujira's
+        // do); this process's environment is not the caller's.
+        for e in req.env.iter().filter(|e| e.contains('=')) {
             let key = e.split('=').next().unwrap_or_default();
-            let value = if e.contains('=') {
-                Some(e.clone())
-            } else {
-                std::env::var(key).ok().map(|v| format!("{key}={v}"))
-            };
             env.retain(|x| x.split('=').next() != Some(key));
-            env.extend(value);
+            env.push(e.clone());
         }
         let opts = ExecOptions {
             args: req.cmd.clone(),

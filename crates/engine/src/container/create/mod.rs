@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use kujira_runtime::ports::PortMapping;
-use kujira_runtime::seccomp::{parse_security_opt, Seccomp, SecurityOpt};
 use kujira_runtime::{build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode, RunOptions};
 use kujira_store::metadata::{ContainerRow, ContainerState};
 
@@ -19,6 +17,15 @@ use crate::image::config::ImageConfig;
 use crate::image::import::now_rfc3339_nanos;
 use crate::{Engine, EngineError};
 
+mod checks;
+mod docker_init;
+mod etc_files;
+mod seccomp;
+
+use checks::{namespace_mode, parse_extra_host, parse_sysctl};
+use docker_init::{add_init, find_init, INIT_PATH};
+pub(crate) use etc_files::Dns;
+
 /// Mount points every container has.
 const INIT_DIRS: &[&str] = &[
     "/proc",
@@ -29,40 +36,6 @@ const INIT_DIRS: &[&str] = &[
     "/dev/mqueue",
 ];
 const INIT_FILES: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
-
-impl Engine {
-    /// For the built-in runtime and crun, the container's seccomp filter as a ready
-    /// BPF program (compiled once per distinct filter and cached under
-    /// `run/seccomp/`), which spares the start its slowest step; other runtimes
-    /// compile `linux.seccomp` themselves.
-    pub(crate) fn precompile_seccomp(
-        &self,
-        spec: &mut oci_spec::runtime::Spec,
-        rt: &kujira_runtime::Runtime,
-    ) -> Result<(), EngineError> {
-        use kujira_runtime::seccomp_bpf;
-        if !rt.takes_compiled_seccomp() {
-            return Ok(());
-        }
-        let Some(filter) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
-            return Ok(());
-        };
-        let bpf = seccomp_bpf::cached(&filter, &self.root().join("run/seccomp"))
-            .map_err(EngineError::Runtime)?;
-        let mut notes = spec.annotations().clone().unwrap_or_default();
-        notes.insert(
-            seccomp_bpf::CRUN_BPF_ANNOTATION.to_string(),
-            seccomp_bpf::annotation_value(&bpf),
-        );
-        spec.set_annotations(Some(notes));
-        // The runtime takes the program and nothing else: the filter's JSON (a few
-        // hundred syscalls) need not be written, nor parsed at every start.
-        if let Some(linux) = spec.linux_mut() {
-            linux.set_seccomp(None);
-        }
-        Ok(())
-    }
-}
 
 /// The `-v` list plus an anonymous volume for each of the image's `VOLUME`s that no
 /// `-v` or `--tmpfs` covers, as Docker makes them.
@@ -90,185 +63,6 @@ fn with_image_volumes(asked: &[String], tmpfs: &[String], image: &[String]) -> V
     out
 }
 
-/// `--sysctl KEY=VALUE`, for the namespaced keys Docker allows (the IPC ones, the
-/// message queues', and `net.*` unless the container shares the host's network).
-fn parse_sysctl(key: &str, value: &str, net: NetworkMode) -> Result<(String, String), EngineError> {
-    let refused = || {
-        invalid(format!(
-            "invalid argument \"{key}={value}\" for \"--sysctl\" flag: sysctl '{key}={value}' is not allowed"
-        ))
-    };
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    let allowed = IPC.contains(&key)
-        || key.starts_with("fs.mqueue.")
-        || (key.starts_with("net.") && net != NetworkMode::Host);
-    if !allowed || key.split('.').any(|c| c.is_empty() || c.contains('/')) {
-        return Err(refused());
-    }
-    Ok((key.to_string(), value.to_string()))
-}
-
-/// `--dns`, `--dns-search`, `--dns-option`.
-#[derive(Default)]
-pub(crate) struct Dns {
-    servers: Vec<String>,
-    search: Vec<String>,
-    options: Vec<String>,
-}
-
-impl Dns {
-    /// `resolv.conf` on a user-defined network, as Docker writes it: the embedded
-    /// server (which forwards to the `--dns` servers or the host's), the search
-    /// domains and options asked for or the host's, and `ndots:0`.
-    fn embedded_resolv_conf(&self, host: &str) -> String {
-        let lines = |key: &str| -> Vec<String> {
-            host.lines()
-                .filter_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
-                .collect()
-        };
-        let mut out = String::from("nameserver 127.0.0.11\n");
-        let search = if self.search.is_empty() {
-            lines("search ")
-        } else {
-            self.search.clone()
-        };
-        if !search.is_empty() {
-            out.push_str(&format!("search {}\n", search.join(" ")));
-        }
-        let mut options = if self.options.is_empty() {
-            lines("options ")
-        } else {
-            self.options.clone()
-        };
-        if !options.iter().any(|o| o.starts_with("ndots:")) {
-            options.push("ndots:0".into());
-        }
-        out.push_str(&format!("options {}\n", options.join(" ")));
-        out
-    }
-
-    /// The container's `resolv.conf`: the host's, with what was asked in place of
-    /// its nameservers, search domains and options.
-    fn resolv_conf(&self, host: &str) -> String {
-        if self.servers.is_empty() && self.search.is_empty() && self.options.is_empty() {
-            return host.to_string();
-        }
-        let lines = |key: &str| -> Vec<String> {
-            host.lines()
-                .filter_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
-                .collect()
-        };
-        let pick = |asked: &[String], key: &str| {
-            if asked.is_empty() {
-                lines(key)
-            } else {
-                asked.to_vec()
-            }
-        };
-        let mut out = String::new();
-        for s in pick(&self.servers, "nameserver ") {
-            out.push_str(&format!("nameserver {s}\n"));
-        }
-        let search = pick(&self.search, "search ");
-        if !search.is_empty() {
-            out.push_str(&format!("search {}\n", search.join(" ")));
-        }
-        let options = pick(&self.options, "options ");
-        if !options.is_empty() {
-            out.push_str(&format!("options {}\n", options.join(" ")));
-        }
-        out
-    }
-}
-
-/// `--pid`/`--ipc`/`--uts`: `host`, or the container's own (empty, or one of `own`,
-/// which mean the same here); Docker's message otherwise.
-fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<String, EngineError> {
-    match mode {
-        "" => Ok(String::new()),
-        "host" => Ok("host".into()),
-        m if own.contains(&m) => Ok(m.to_string()),
-        m => Err(invalid(format!("invalid {what} mode: {m}"))),
-    }
-}
-
-/// `--add-host NAME:IP` (`NAME=IP` too, as Docker takes); `host-gateway` is the
-/// default bridge's gateway, the host's address as containers see it.
-fn parse_extra_host(s: &str, host_gateway: &str) -> Result<(String, String), EngineError> {
-    let bad = || {
-        invalid(format!(
-            "invalid argument \"{s}\" for \"--add-host\" flag: bad format for add-host: \"{s}\""
-        ))
-    };
-    let (name, ip) = s
-        .split_once('=')
-        .or_else(|| s.split_once(':'))
-        .ok_or_else(bad)?;
-    let ip = if ip == "host-gateway" {
-        host_gateway
-    } else {
-        ip
-    };
-    let ip = ip.trim_start_matches('[').trim_end_matches(']');
-    if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
-        return Err(invalid(format!(
-            "invalid argument \"{s}\" for \"--add-host\" flag: invalid IP address in add-host: \"{ip}\""
-        )));
-    }
-    Ok((name.to_string(), ip.to_string()))
-}
-
-/// Where `--init` puts its init inside the container, as Docker does.
-const INIT_PATH: &str = "/sbin/docker-init";
-
-/// The static init `--init` runs: `docker-init` or Debian's `tini-static`.
-fn find_init() -> Result<PathBuf, EngineError> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    for name in ["docker-init", "tini-static"] {
-        for dir in path
-            .split(':')
-            .chain(["/usr/local/bin", "/usr/bin", "/usr/libexec/docker"])
-        {
-            let p = std::path::Path::new(dir).join(name);
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-    }
-    Err(invalid(
-        "--init needs a static init binary: install tini (tini-static) or put docker-init on PATH",
-    ))
-}
-
-/// Runs the container's command under the init, bound read-only into the container.
-fn add_init(spec: &mut oci_spec::runtime::Spec, bin: &std::path::Path) -> Result<(), EngineError> {
-    let mount = oci_spec::runtime::MountBuilder::default()
-        .destination(INIT_PATH)
-        .typ("bind")
-        .source(bin)
-        .options(vec!["bind".to_string(), "ro".to_string()])
-        .build()
-        .map_err(|e| invalid(e.to_string()))?;
-    let mut mounts = spec.mounts().clone().unwrap_or_default();
-    mounts.push(mount);
-    spec.set_mounts(Some(mounts));
-    if let Some(p) = spec.process_mut() {
-        let mut args = vec![INIT_PATH.to_string(), "--".to_string()];
-        args.extend(p.args().clone().unwrap_or_default());
-        p.set_args(Some(args));
-    }
-    Ok(())
-}
-
 /// What `create` takes: Docker's create body — as the API receives it, and as the
 /// CLI builds it from its flags — and the container's name.
 #[derive(Debug, Clone, Default)]
@@ -285,6 +79,32 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 }
 
 impl Engine {
+    /// Adds the container's row; a generated name (`drawn`) another process took in
+    /// the meantime is drawn again.
+    fn add_row(&self, mut row: ContainerRow, drawn: bool) -> Result<ContainerRow, EngineError> {
+        let mut tries = 0;
+        loop {
+            match self.store.meta.add_container(&row) {
+                Ok(()) => return Ok(row),
+                Err(kujira_store::StoreError::NameInUse { .. }) if drawn && tries < 20 => {
+                    tries += 1;
+                    let used: Vec<String> = self
+                        .store
+                        .meta
+                        .containers()?
+                        .into_iter()
+                        .map(|r| r.name)
+                        .collect();
+                    row.name = names::random_name(|n| used.iter().any(|u| u == n));
+                }
+                Err(kujira_store::StoreError::NameInUse { name, id }) => {
+                    return Err(EngineError::NameConflict { name, id })
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
     /// Creates a container from a stored image (the caller pulls a missing one).
     pub fn create_container(&self, req: &CreateRequest) -> Result<Container, EngineError> {
         let body = &req.body;
@@ -359,39 +179,9 @@ impl Engine {
         let embedded_dns = networks
             .first()
             .is_some_and(|e| e.network_id != crate::network::predefined_id("bridge"));
-        let mut exposed: Vec<String> = run_image.exposed_ports.clone();
-        let mut asked_exposed: Vec<&String> = body
-            .exposed_ports
-            .iter()
-            .flatten()
-            .map(|(k, _)| k)
-            .collect();
-        asked_exposed.sort();
-        for e in asked_exposed {
-            let e = if e.contains('/') {
-                e.clone()
-            } else {
-                format!("{e}/tcp")
-            };
-            if !exposed.contains(&e) {
-                exposed.push(e);
-            }
-        }
-        for p in &ports {
-            let e = format!("{}/{}", p.container_port, p.proto.as_str());
-            if !exposed.contains(&e) {
-                exposed.push(e);
-            }
-        }
+        let exposed = asked::exposed_ports(body, &run_image.exposed_ports, &ports);
         if publish_all {
-            for e in &exposed {
-                let already = ports
-                    .iter()
-                    .any(|p| format!("{}/{}", p.container_port, p.proto.as_str()) == *e);
-                if !already {
-                    ports.extend(PortMapping::parse(e).map_err(|e| invalid(e.to_string()))?);
-                }
-            }
+            asked::publish_all(&exposed, &mut ports)?;
         }
         if network.1 != NetworkMode::Private && !ports.is_empty() {
             // Docker ignores published ports with the host network and refuses none.
@@ -440,27 +230,8 @@ impl Engine {
         if uts_mode == "host" && !hostname.is_empty() {
             return Err(invalid("conflicting options: hostname and the UTS mode"));
         }
-        let dns = Dns {
-            servers: hc.dns.clone().unwrap_or_default(),
-            search: hc.dns_search.clone().unwrap_or_default(),
-            options: hc.dns_options.clone().unwrap_or_default(),
-        };
-        for s in &dns.servers {
-            if s.parse::<std::net::IpAddr>().is_err() {
-                return Err(invalid(format!(
-                    "invalid argument \"{s}\" for \"--dns\" flag: {s} is not an ip address"
-                )));
-            }
-        }
-        let mut no_new_privileges = false;
-        let mut seccomp = Seccomp::Default;
-        for s in hc.security_opt.iter().flatten() {
-            match parse_security_opt(s).map_err(|e| invalid(e.to_string()))? {
-                SecurityOpt::NoNewPrivileges(v) => no_new_privileges = v,
-                SecurityOpt::Seccomp(p) => seccomp = p,
-                SecurityOpt::AppArmor(_) | SecurityOpt::Label(_) => {}
-            }
-        }
+        let dns = Dns::of(&hc)?;
+        let (no_new_privileges, seccomp) = checks::security_options(&hc)?;
 
         let id = random_id();
         let paths = self.container_paths(&id);
@@ -476,29 +247,9 @@ impl Engine {
                 .rev()
                 .map(|l| self.store.layers.diff_dir(&l.chain_id))
                 .collect();
-            let mut points: Vec<(String, bool)> =
-                INIT_DIRS.iter().map(|d| (d.to_string(), false)).collect();
-            if network.1 != NetworkMode::Host {
-                points.extend(INIT_FILES.iter().map(|f| (f.to_string(), true)));
-            }
-            for v in &volumes {
-                let parts: Vec<&str> = v.split(':').collect();
-                let (src, dest) = match parts.as_slice() {
-                    [d] => ("", *d),
-                    [s, d, ..] => (*s, *d),
-                    _ => continue,
-                };
-                let is_file = src.starts_with('/') && std::path::Path::new(src).is_file();
-                points.push((dest.to_string(), is_file));
-            }
-            for t in &tmpfs {
-                points.push((t.split(':').next().unwrap_or_default().to_string(), false));
-            }
             let init = hc.init.unwrap_or(false);
             let init_binary = if init { Some(find_init()?) } else { None };
-            if init_binary.is_some() {
-                points.push((INIT_PATH.to_string(), true));
-            }
+            let points = mount_points(network.1, &volumes, &tmpfs, init_binary.is_some());
             super::init::build(&paths.init(), &lowers, &points)?;
             lowers.insert(0, paths.init());
             let bundle = Bundle::mount(
@@ -645,31 +396,7 @@ impl Engine {
                     ..Default::default()
                 },
             };
-            let mut row = row;
-            let mut tries = 0;
-            loop {
-                match self.store.meta.add_container(&row) {
-                    Ok(()) => break,
-                    // A generated name another process took in the meantime: draw again.
-                    Err(kujira_store::StoreError::NameInUse { .. })
-                        if req.name.is_none() && tries < 20 =>
-                    {
-                        tries += 1;
-                        let used: Vec<String> = self
-                            .store
-                            .meta
-                            .containers()?
-                            .into_iter()
-                            .map(|r| r.name)
-                            .collect();
-                        row.name = names::random_name(|n| used.iter().any(|u| u == n));
-                    }
-                    Err(kujira_store::StoreError::NameInUse { name, id }) => {
-                        return Err(EngineError::NameConflict { name, id })
-                    }
-                    Err(other) => return Err(other.into()),
-                }
-            }
+            let row = self.add_row(row, req.name.is_none())?;
             if !req.keep_mounted {
                 bundle.unmount().map_err(EngineError::Runtime)?;
             }
@@ -685,57 +412,39 @@ impl Engine {
         }
         result
     }
+}
 
-    /// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf` of the container, as
-    /// Docker writes them into its own directory and binds them in.
-    #[allow(clippy::too_many_arguments)] // each is one of Docker's per-container files' inputs
-    pub(crate) fn write_etc_files(
-        &self,
-        dir: &std::path::Path,
-        id: &str,
-        hostname: &str,
-        net: NetworkMode,
-        extra_hosts: &[(String, String)],
-        dns: &Dns,
-        embedded_dns: bool,
-    ) -> Result<Vec<String>, EngineError> {
-        if net == NetworkMode::Host {
-            return Ok(["/etc/hosts", "/etc/resolv.conf"]
-                .into_iter()
-                .filter(|p| std::path::Path::new(p).exists())
-                .map(|p| format!("{p}:{p}:ro"))
-                .collect());
-        }
-        let host = if hostname.is_empty() {
-            &id[..12]
-        } else {
-            hostname
-        };
-        let write = |name: &str, text: String| -> Result<String, EngineError> {
-            let p = dir.join(name);
-            std::fs::write(&p, text)
-                .map_err(|e| EngineError::io(format!("writing {}", p.display()), e))?;
-            Ok(format!("{}:/etc/{name}", p.display()))
-        };
-        let mut hosts = String::from(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-        );
-        for (name, ip) in extra_hosts {
-            hosts.push_str(&format!("{ip}\t{name}\n"));
-        }
-        hosts.push_str(&format!("127.0.1.1\t{host}\n"));
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let resolv = if embedded_dns {
-            dns.embedded_resolv_conf(&host_resolv)
-        } else {
-            dns.resolv_conf(&host_resolv)
-        };
-        Ok(vec![
-            write("hostname", format!("{host}\n"))?,
-            write("hosts", hosts)?,
-            write("resolv.conf", resolv)?,
-        ])
+/// The mount points the init layer holds, each with whether it is a file: every
+/// container's, the `/etc` files (unless the host's network, whose files are the
+/// host's), volume and tmpfs targets, and `--init`'s binary.
+fn mount_points(
+    net: NetworkMode,
+    volumes: &[String],
+    tmpfs: &[String],
+    init: bool,
+) -> Vec<(String, bool)> {
+    let mut points: Vec<(String, bool)> =
+        INIT_DIRS.iter().map(|d| (d.to_string(), false)).collect();
+    if net != NetworkMode::Host {
+        points.extend(INIT_FILES.iter().map(|f| (f.to_string(), true)));
     }
+    for v in volumes {
+        let parts: Vec<&str> = v.split(':').collect();
+        let (src, dest) = match parts.as_slice() {
+            [d] => ("", *d),
+            [s, d, ..] => (*s, *d),
+            _ => continue,
+        };
+        let is_file = src.starts_with('/') && std::path::Path::new(src).is_file();
+        points.push((dest.to_string(), is_file));
+    }
+    for t in tmpfs {
+        points.push((t.split(':').next().unwrap_or_default().to_string(), false));
+    }
+    if init {
+        points.push((INIT_PATH.to_string(), true));
+    }
+    points
 }
 
 /// The parts of an image config that shape a container.
@@ -763,26 +472,6 @@ pub fn run_config(image: &ImageConfig) -> ImageRunConfig {
 #[cfg(test)]
 mod tests {
     use super::with_image_volumes;
-
-    #[test]
-    fn resolv_conf_takes_what_was_asked() {
-        let host = "nameserver 10.0.0.1\nsearch corp.example\noptions ndots:1\n";
-        let none = super::Dns {
-            servers: vec![],
-            search: vec![],
-            options: vec![],
-        };
-        assert_eq!(none.resolv_conf(host), host);
-        let asked = super::Dns {
-            servers: vec!["1.1.1.1".into(), "9.9.9.9".into()],
-            search: vec![],
-            options: vec!["ndots:2".into()],
-        };
-        assert_eq!(
-            asked.resolv_conf(host),
-            "nameserver 1.1.1.1\nnameserver 9.9.9.9\nsearch corp.example\noptions ndots:2\n"
-        );
-    }
 
     #[test]
     fn image_volumes_not_covered_become_anonymous() {
