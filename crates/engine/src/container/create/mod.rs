@@ -79,6 +79,18 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 }
 
 impl Engine {
+    /// A generated name no container has (Docker's `adjective_scientist`).
+    fn draw_name(&self) -> Result<String, EngineError> {
+        let used: Vec<String> = self
+            .store
+            .meta
+            .containers()?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        Ok(names::random_name(|n| used.iter().any(|u| u == n)))
+    }
+
     /// Adds the container's row; a generated name (`drawn`) another process took in
     /// the meantime is drawn again.
     fn add_row(&self, mut row: ContainerRow, drawn: bool) -> Result<ContainerRow, EngineError> {
@@ -88,14 +100,7 @@ impl Engine {
                 Ok(()) => return Ok(row),
                 Err(kujira_store::StoreError::NameInUse { .. }) if drawn && tries < 20 => {
                     tries += 1;
-                    let used: Vec<String> = self
-                        .store
-                        .meta
-                        .containers()?
-                        .into_iter()
-                        .map(|r| r.name)
-                        .collect();
-                    row.name = names::random_name(|n| used.iter().any(|u| u == n));
+                    row.name = self.draw_name()?;
                 }
                 Err(kujira_store::StoreError::NameInUse { name, id }) => {
                     return Err(EngineError::NameConflict { name, id })
@@ -135,16 +140,7 @@ impl Engine {
                 }
                 n
             }
-            None => {
-                let used: Vec<String> = self
-                    .store
-                    .meta
-                    .containers()?
-                    .into_iter()
-                    .map(|r| r.name)
-                    .collect();
-                names::random_name(|n| used.iter().any(|u| u == n))
-            }
+            None => self.draw_name()?,
         };
         let restart = RestartPolicy::from_api(hc.restart_policy.as_ref());
         if restart.maximum_retry_count < 0 {
