@@ -41,9 +41,12 @@ pub(crate) struct ChildFds {
     pub stdio: [RawFd; 3],
     /// Messages to the parent: `P` + pid, `R` (ready), `E` + errno + text.
     pub sync: RawFd,
-    /// Read end: `C` once the init is in its cgroups, then `S` to start; end of file
-    /// means give up.
+    /// Read end: `C` when the init may join its cgroups, then `S` to start; end of
+    /// file means give up.
     pub control: RawFd,
+    /// The cgroup files the init writes `0` into to join the container's cgroups
+    /// (see [`super::cgroups::Cgroups::procs`]).
+    pub cgroups: Vec<RawFd>,
 }
 
 pub(crate) const MSG_PID: u8 = b'P';
@@ -709,6 +712,14 @@ fn setup(plan: &InitPlan, fds: &ChildFds) -> Step<std::convert::Infallible> {
     if !wait_for(fds.control, CTL_CGROUPS) {
         // SAFETY: leaving the forked child: the monitor gave up.
         unsafe { libc::_exit(0) };
+    }
+    // The init moves itself, while it is one thread: `0` is the writer, and a
+    // v1 `tasks` file then moves it without the kernel's global lock.
+    for fd in &fds.cgroups {
+        // SAFETY: writing a static buffer to a descriptor we hold.
+        check(unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) } as _, || {
+            "joining the container's cgroups".into()
+        })?;
     }
     if plan.namespaces & libc::CLONE_NEWCGROUP != 0 {
         // SAFETY: unshare with a flag.

@@ -234,6 +234,7 @@ impl Embedded {
             stdio: [fd(&io.stdin), fd(&io.stdout), fd(&io.stderr)],
             sync: sync_w.as_raw_fd(),
             control: control_r.as_raw_fd(),
+            cgroups: procs.iter().map(|f| f.as_raw_fd()).collect(),
         };
         // SAFETY: the child only runs `child::intermediate`, which keeps to system
         // calls and memory prepared here, and never returns.
@@ -268,7 +269,7 @@ impl Embedded {
                     }
                     let p = i32::from_le_bytes(b);
                     pid = Some(p);
-                    if let Err(e) = join_cgroups(&procs, p, &mut control) {
+                    if let Err(e) = let_join_cgroups(&mut control) {
                         // The init's own report, if it died first, says more.
                         join_error = Some(e);
                     }
@@ -432,14 +433,9 @@ impl Embedded {
     }
 }
 
-/// Moves `pid` into the container's cgroups and tells it so.
-fn join_cgroups(procs: &[File], pid: i32, control: &mut File) -> Result<(), String> {
+/// Tells the init to join the container's cgroups (it moves itself).
+fn let_join_cgroups(control: &mut File) -> Result<(), String> {
     use std::io::Write;
-    let text = pid.to_string();
-    for mut f in procs {
-        f.write_all(text.as_bytes())
-            .map_err(|e| format!("joining the container's cgroups: {e}"))?;
-    }
     control
         .write_all(&[child::CTL_CGROUPS])
         .map_err(|e| format!("the container's init is gone: {e}"))
