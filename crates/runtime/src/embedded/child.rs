@@ -717,9 +717,10 @@ fn setup(plan: &InitPlan, fds: &ChildFds) -> Step<std::convert::Infallible> {
     // v1 `tasks` file then moves it without the kernel's global lock.
     for fd in &fds.cgroups {
         // SAFETY: writing a static buffer to a descriptor we hold.
-        check(unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) } as _, || {
-            "joining the container's cgroups".into()
-        })?;
+        check(
+            unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) } as _,
+            || "joining the container's cgroups".into(),
+        )?;
     }
     if plan.namespaces & libc::CLONE_NEWCGROUP != 0 {
         // SAFETY: unshare with a flag.
