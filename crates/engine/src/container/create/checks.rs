@@ -1,20 +1,19 @@
 //! What dockerd checks in a `HostConfig` before it makes anything: the sysctls a
 //! container's namespaces may take, `ExtraHosts` entries, namespace modes.
 
+use std::collections::BTreeMap;
+
 use bollard_stubs::models::HostConfig;
 use kujira_runtime::seccomp::{parse_security_opt, Seccomp, SecurityOpt};
 use kujira_runtime::NetworkMode;
 
 use super::invalid;
+use crate::container::RestartPolicy;
 use crate::EngineError;
 
 /// `--sysctl KEY=VALUE`, for the namespaced keys Docker allows (the IPC ones, the
 /// message queues', and `net.*` unless the container shares the host's network).
-pub(super) fn parse_sysctl(
-    key: &str,
-    value: &str,
-    net: NetworkMode,
-) -> Result<(String, String), EngineError> {
+fn parse_sysctl(key: &str, value: &str, net: NetworkMode) -> Result<(String, String), EngineError> {
     let refused = || {
         invalid(format!(
             "invalid argument \"{key}={value}\" for \"--sysctl\" flag: sysctl '{key}={value}' is not allowed"
@@ -41,7 +40,7 @@ pub(super) fn parse_sysctl(
 
 /// `--pid`/`--ipc`/`--uts`: `host`, or the container's own (empty, or one of `own`,
 /// which mean the same here); Docker's message otherwise.
-pub(super) fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<String, EngineError> {
+fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<String, EngineError> {
     match mode {
         "" => Ok(String::new()),
         "host" => Ok("host".into()),
@@ -52,10 +51,7 @@ pub(super) fn namespace_mode(what: &str, mode: &str, own: &[&str]) -> Result<Str
 
 /// `--add-host NAME:IP` (`NAME=IP` too, as Docker takes); `host-gateway` is the
 /// default bridge's gateway, the host's address as containers see it.
-pub(super) fn parse_extra_host(
-    s: &str,
-    host_gateway: &str,
-) -> Result<(String, String), EngineError> {
+fn parse_extra_host(s: &str, host_gateway: &str) -> Result<(String, String), EngineError> {
     let bad = || {
         invalid(format!(
             "invalid argument \"{s}\" for \"--add-host\" flag: bad format for add-host: \"{s}\""
@@ -92,4 +88,76 @@ pub(super) fn security_options(hc: &HostConfig) -> Result<(bool, Seccomp), Engin
         }
     }
     Ok((no_new_privileges, seccomp))
+}
+
+/// `RestartPolicy`: a retry count only with `on-failure`, never with `AutoRemove`.
+pub(super) fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, EngineError> {
+    let restart = RestartPolicy::from_api(hc.restart_policy.as_ref());
+    if restart.maximum_retry_count < 0 {
+        return Err(invalid(
+            "invalid restart policy: maximum retry count cannot be negative",
+        ));
+    }
+    if restart.maximum_retry_count > 0 && restart.name != "on-failure" {
+        return Err(invalid(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+        ));
+    }
+    if hc.auto_remove.unwrap_or(false) && restart.name != "no" {
+        return Err(invalid(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
+    Ok(restart)
+}
+
+/// `ShmSize` in bytes: Docker's 64 MiB when zero or left out.
+pub(super) fn shm_size(hc: &HostConfig) -> Result<i64, EngineError> {
+    match hc.shm_size {
+        Some(s) if s < 0 => Err(invalid("SHM size can not be less than 0")),
+        Some(s) if s > 0 => Ok(s),
+        _ => Ok(kujira_runtime::defaults::SHM_SIZE as i64),
+    }
+}
+
+/// `Sysctls`, each one the container's namespaces may take.
+pub(super) fn sysctls(
+    hc: &HostConfig,
+    net: NetworkMode,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    hc.sysctls
+        .iter()
+        .flatten()
+        .map(|(k, v)| parse_sysctl(k, v, net))
+        .collect()
+}
+
+/// `ExtraHosts` as (name, address), `host-gateway` resolved.
+pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<(String, String)>, EngineError> {
+    let asked = hc.extra_hosts.as_deref().unwrap_or_default();
+    let host_gateway = if asked.iter().any(|h| h.ends_with("host-gateway")) {
+        crate::network::NetConfig::load()?.bip.0.to_string()
+    } else {
+        String::new()
+    };
+    asked
+        .iter()
+        .map(|h| parse_extra_host(h, &host_gateway))
+        .collect()
+}
+
+/// `PidMode`, `IpcMode`, `UTSMode` (`host` or the container's own); a hostname
+/// cannot go with the host's UTS namespace.
+pub(super) fn namespace_modes(
+    hc: &HostConfig,
+    hostname: &str,
+) -> Result<(String, String, String), EngineError> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let pid = namespace_mode("PID", &text(&hc.pid_mode), &[])?;
+    let ipc = namespace_mode("IPC", &text(&hc.ipc_mode), &["private", "shareable"])?;
+    let uts = namespace_mode("UTS", &text(&hc.uts_mode), &[])?;
+    if uts == "host" && !hostname.is_empty() {
+        return Err(invalid("conflicting options: hostname and the UTS mode"));
+    }
+    Ok((pid, ipc, uts))
 }

@@ -11,7 +11,7 @@ use kujira_store::metadata::{ContainerRow, ContainerState};
 
 use bollard_stubs::models::ContainerCreateBody;
 
-use super::config::{ContainerConfig, MountPoint, RestartPolicy};
+use super::config::{ContainerConfig, MountPoint};
 use super::{asked, names, random_id, stored, Container};
 use crate::image::config::ImageConfig;
 use crate::image::import::now_rfc3339_nanos;
@@ -22,7 +22,6 @@ mod docker_init;
 mod etc_files;
 mod seccomp;
 
-use checks::{namespace_mode, parse_extra_host, parse_sysctl};
 use docker_init::{add_init, find_init, INIT_PATH};
 pub(crate) use etc_files::Dns;
 
@@ -79,6 +78,21 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 }
 
 impl Engine {
+    /// The name asked for, if free, or a generated one.
+    fn container_name(&self, asked: Option<&str>) -> Result<String, EngineError> {
+        let Some(n) = asked else {
+            return self.draw_name();
+        };
+        let n = names::validate(n).map_err(invalid)?;
+        if let Some(other) = self.store.meta.containers()?.iter().find(|r| r.name == n) {
+            return Err(EngineError::NameConflict {
+                name: n,
+                id: other.id.clone(),
+            });
+        }
+        Ok(n)
+    }
+
     /// A generated name no container has (Docker's `adjective_scientist`).
     fn draw_name(&self) -> Result<String, EngineError> {
         let used: Vec<String> = self
@@ -129,39 +143,12 @@ impl Engine {
         let auto_remove = hc.auto_remove.unwrap_or(false);
         let privileged = hc.privileged.unwrap_or(false);
 
-        let name = match &req.name {
-            Some(n) => {
-                let n = names::validate(n).map_err(invalid)?;
-                if let Some(other) = self.store.meta.containers()?.iter().find(|r| r.name == n) {
-                    return Err(EngineError::NameConflict {
-                        name: n,
-                        id: other.id.clone(),
-                    });
-                }
-                n
-            }
-            None => self.draw_name()?,
-        };
-        let restart = RestartPolicy::from_api(hc.restart_policy.as_ref());
-        if restart.maximum_retry_count < 0 {
-            return Err(invalid(
-                "invalid restart policy: maximum retry count cannot be negative",
-            ));
-        }
-        if restart.maximum_retry_count > 0 && restart.name != "on-failure" {
-            return Err(invalid(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'",
-            ));
-        }
+        let name = self.container_name(req.name.as_deref())?;
+        let restart = checks::restart_policy(&hc)?;
         if auto_remove {
             // A container that removes itself when it exits is not worth a flush to
             // survive a power failure; its row stays consistent either way.
             self.store.meta.relax_durability()?;
-        }
-        if auto_remove && restart.name != "no" {
-            return Err(invalid(
-                "conflicting options: cannot specify both --restart and --rm",
-            ));
         }
         let mut ports = asked::port_mappings(&hc)?;
         let publish_all = hc.publish_all_ports.unwrap_or(false);
@@ -197,35 +184,11 @@ impl Engine {
         }
         let ulimits = asked::ulimits(&hc)?;
         let devices = asked::devices(&hc)?;
-        let shm_size = match hc.shm_size {
-            Some(s) if s < 0 => return Err(invalid("SHM size can not be less than 0")),
-            Some(s) if s > 0 => s,
-            _ => kujira_runtime::defaults::SHM_SIZE as i64,
-        };
-        let sysctls = hc
-            .sysctls
-            .iter()
-            .flatten()
-            .map(|(k, v)| parse_sysctl(k, v, network.1))
-            .collect::<Result<BTreeMap<_, _>, _>>()?;
-        let asked_hosts = hc.extra_hosts.clone().unwrap_or_default();
-        let host_gateway = if asked_hosts.iter().any(|h| h.ends_with("host-gateway")) {
-            crate::network::NetConfig::load()?.bip.0.to_string()
-        } else {
-            String::new()
-        };
-        let extra_hosts = asked_hosts
-            .iter()
-            .map(|h| parse_extra_host(h, &host_gateway))
-            .collect::<Result<Vec<_>, _>>()?;
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        let pid_mode = namespace_mode("PID", &text(&hc.pid_mode), &[])?;
-        let ipc_mode = namespace_mode("IPC", &text(&hc.ipc_mode), &["private", "shareable"])?;
-        let uts_mode = namespace_mode("UTS", &text(&hc.uts_mode), &[])?;
-        let hostname = text(&body.hostname);
-        if uts_mode == "host" && !hostname.is_empty() {
-            return Err(invalid("conflicting options: hostname and the UTS mode"));
-        }
+        let shm_size = checks::shm_size(&hc)?;
+        let sysctls = checks::sysctls(&hc, network.1)?;
+        let extra_hosts = checks::extra_hosts(&hc)?;
+        let hostname = body.hostname.clone().unwrap_or_default();
+        let (pid_mode, ipc_mode, uts_mode) = checks::namespace_modes(&hc, &hostname)?;
         let dns = Dns::of(&hc)?;
         let (no_new_privileges, seccomp) = checks::security_options(&hc)?;
 
