@@ -40,6 +40,22 @@ impl RestartPolicy {
         }
     }
 
+    /// `HostConfig.RestartPolicy` read and checked as dockerd checks it: a retry
+    /// count, never negative, only with `on-failure`.
+    pub fn from_api_checked(p: Option<&models::RestartPolicy>) -> Result<RestartPolicy, String> {
+        let policy = RestartPolicy::from_api(p);
+        if policy.maximum_retry_count < 0 {
+            return Err("invalid restart policy: maximum retry count cannot be negative".into());
+        }
+        if policy.maximum_retry_count > 0 && policy.name != "on-failure" {
+            return Err(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .into(),
+            );
+        }
+        Ok(policy)
+    }
+
     /// As `HostConfig.RestartPolicy`.
     pub fn to_api(&self) -> models::RestartPolicy {
         use models::RestartPolicyNameEnum as N;

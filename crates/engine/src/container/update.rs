@@ -26,12 +26,7 @@ impl Engine {
             .as_ref()
             .filter(|p| p.name.as_ref().is_some_and(|n| !n.to_string().is_empty()))
         {
-            let policy = RestartPolicy::from_api(Some(p));
-            if policy.maximum_retry_count > 0 && policy.name != "on-failure" {
-                return Err(invalid(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
-                ));
-            }
+            let policy = RestartPolicy::from_api_checked(Some(p)).map_err(invalid)?;
             if hc.auto_remove.unwrap_or(false) && policy.name != "no" {
                 return Err(invalid(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container",

@@ -92,17 +92,7 @@ pub(super) fn security_options(hc: &HostConfig) -> Result<(bool, Seccomp), Engin
 
 /// `RestartPolicy`: a retry count only with `on-failure`, never with `AutoRemove`.
 pub(super) fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, EngineError> {
-    let restart = RestartPolicy::from_api(hc.restart_policy.as_ref());
-    if restart.maximum_retry_count < 0 {
-        return Err(invalid(
-            "invalid restart policy: maximum retry count cannot be negative",
-        ));
-    }
-    if restart.maximum_retry_count > 0 && restart.name != "on-failure" {
-        return Err(invalid(
-            "invalid restart policy: maximum retry count can only be used with 'on-failure'",
-        ));
-    }
+    let restart = RestartPolicy::from_api_checked(hc.restart_policy.as_ref()).map_err(invalid)?;
     if hc.auto_remove.unwrap_or(false) && restart.name != "no" {
         return Err(invalid(
             "conflicting options: cannot specify both --restart and --rm",
