@@ -119,3 +119,56 @@ fn docker_py_builds_through_the_api() {
     assert!(o.status.success(), "{err}");
     assert_eq!(err.matches("CACHED").count(), 3, "{err}");
 }
+
+/// A build runs its steps with the server as their child subreaper only while they
+/// run: afterwards a container init whose monitor was killed is not adopted by the
+/// server (which would never reap it) but by the machine's init.
+#[test]
+fn after_a_build_the_server_adopts_no_orphans() {
+    let k = Kujira::with_busybox(env!("CARGO_BIN_EXE_kujira"));
+    let s = Server::start(&k, &[]);
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo step > /f\n",
+    )
+    .unwrap();
+    s.docker_ok(["build", "-q", "-t", "stepped", ctx.path().to_str().unwrap()]);
+    let id = s.docker_ok(["run", "-d", "busybox", "sleep", "600"]);
+    let id = id.trim();
+    let init: i32 = s
+        .docker_ok(["inspect", "-f", "{{.State.Pid}}", id])
+        .trim()
+        .parse()
+        .unwrap();
+    let ppid = |pid: i32| -> Option<i32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let monitor = ppid(init).expect("the init's parent");
+    let cmdline = std::fs::read_to_string(format!("/proc/{monitor}/cmdline")).unwrap();
+    assert!(cmdline.contains("container-monitor"), "{cmdline:?}");
+    // SAFETY: kill with plain integers, on the container's own monitor.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    let mut adopted_by = None;
+    for _ in 0..100 {
+        adopted_by = ppid(init).filter(|p| *p != monitor);
+        if adopted_by.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_ne!(
+        adopted_by,
+        Some(s.pid() as i32),
+        "the server adopted the orphaned init"
+    );
+    // SAFETY: as above, on the orphaned init.
+    unsafe { libc::kill(init, libc::SIGKILL) };
+    k.ok(["rm", "-f", id]);
+}

@@ -337,8 +337,9 @@ impl Embedded {
     }
 
     /// Runs the container in the foreground: create, start, wait, delete; its exit
-    /// status (128 + the signal when it was killed). The calling process becomes a
-    /// child subreaper, so that the init (re-parented on its way) is its child.
+    /// status (128 + the signal when it was killed). The calling process is a child
+    /// subreaper while it runs, so that the init (re-parented on its way) is its
+    /// child.
     pub fn run(&self, id: &str, bundle: &Path, io: ChildIo) -> Result<i32, RuntimeError> {
         self.run_with(id, bundle, io, |_| Ok(()))
     }
@@ -353,8 +354,7 @@ impl Embedded {
         io: ChildIo,
         before_start: impl FnOnce(i32) -> Result<(), RuntimeError>,
     ) -> Result<i32, RuntimeError> {
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let _subreaper = Subreaper::hold();
         let pid = self.create(id, bundle, None, io)?;
         if let Err(e) = before_start(pid) {
             let _ = self.delete(id, true);
@@ -455,5 +455,43 @@ fn read_error(sync: &mut File) -> String {
         what.into_owned()
     } else {
         format!("{what}: {}", strerror(errno))
+    }
+}
+
+/// Foreground runs in progress in this process, and whether it was a child
+/// subreaper before the first of them.
+static SUBREAPER: std::sync::Mutex<(usize, bool)> = std::sync::Mutex::new((0, false));
+
+/// This process as a child subreaper for as long as a foreground run holds it. The
+/// last one out gives the role back, so that a long-lived caller (`kujira serve`
+/// after a build) does not go on adopting — and never reaping — the orphans of
+/// processes it did not start (a container init whose monitor was killed).
+struct Subreaper;
+
+impl Subreaper {
+    fn hold() -> Subreaper {
+        let mut g = SUBREAPER.lock().unwrap_or_else(|p| p.into_inner());
+        if g.0 == 0 {
+            let mut was: libc::c_int = 0;
+            // SAFETY: prctl writing into our own int, then with integer arguments.
+            unsafe {
+                libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut was as *mut libc::c_int);
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            }
+            g.1 = was != 0;
+        }
+        g.0 += 1;
+        Subreaper
+    }
+}
+
+impl Drop for Subreaper {
+    fn drop(&mut self) {
+        let mut g = SUBREAPER.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 -= 1;
+        if g.0 == 0 && !g.1 {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+        }
     }
 }
