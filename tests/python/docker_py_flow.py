@@ -108,6 +108,26 @@ v = client.volumes.create(name="pyvol", labels={"team": "kujira"})
 check("volumes.create", v.name == "pyvol")
 check("volumes.list", [x.name for x in client.volumes.list(filters={"label": "team=kujira"})] == ["pyvol"])
 check("volumes.get", client.volumes.get("pyvol").attrs["Labels"] == {"team": "kujira"})
+
+# Mounts (HostConfig.Mounts) and a string command: a named volume and a tmpfs by
+# docker.types.Mount, environment as a dict, ports as docker-py sends them.
+from docker.types import Mount
+out = client.containers.run(
+    "busybox",
+    "sh -c 'echo $GREETING > /data/f; cat /data/f; grep -c \" /scratch \" /proc/mounts'",
+    mounts=[Mount("/data", "pyvol"), Mount("/scratch", None, type="tmpfs", tmpfs_size=1 << 20)],
+    environment={"GREETING": "mounted"},
+    remove=True,
+)
+check("run with mounts", out == b"mounted\n1\n", out)
+check("volume kept the file", client.containers.run(
+    "busybox", ["cat", "/v/f"], volumes={"pyvol": {"bind": "/v", "mode": "ro"}}, remove=True) == b"mounted\n")
+pc = client.containers.create("busybox", "true", ports={"80/tcp": ("127.0.0.1", None)},
+                              mounts=[Mount("/data", "pyvol", read_only=True)])
+hc = pc.attrs["HostConfig"]
+check("create HostConfig", hc["PortBindings"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
+      and hc["Mounts"][0]["Target"] == "/data" and hc["Mounts"][0]["ReadOnly"] is True, hc)
+pc.remove()
 v.remove()
 
 # networks: a user network, a container on it found by its alias, live
