@@ -179,17 +179,18 @@ pub async fn start(
         stdout: config.attach_stdout.unwrap_or(false),
         stderr: config.attach_stderr.unwrap_or(false),
     };
-    let cid = container.clone();
-    st.pool
+    // Looked up once, before the 101: a stopped container is dockerd's 409.
+    let c = st
+        .pool
         .run(move |e| {
-            let c = e.find_container(&cid)?;
+            let c = e.find_container(&container)?;
             if c.status() != "running" {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     format!("container {} is not running", c.id()),
                 ));
             }
-            Ok(())
+            Ok(c)
         })
         .await?;
     let console = start.console_size.clone().or(config.console_size.clone());
@@ -202,7 +203,6 @@ pub async fn start(
     let pool = st.pool.clone();
     let spawn = async move {
         pool.run(move |e| {
-            let c = e.find_container(&container)?;
             let cmd = config.cmd.clone().unwrap_or_default();
             let req = ExecRequest {
                 cmd: cmd.clone(),
