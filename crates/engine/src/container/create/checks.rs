@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use bollard_stubs::models::HostConfig;
 use kujira_runtime::seccomp::{parse_security_opt, Seccomp, SecurityOpt};
-use kujira_runtime::NetworkMode;
+use kujira_runtime::{NetworkMode, Ulimit};
 
+use super::super::asked;
 use super::invalid;
 use crate::container::RestartPolicy;
 use crate::EngineError;
@@ -75,9 +76,62 @@ fn parse_extra_host(s: &str, host_gateway: &str) -> Result<(String, String), Eng
     Ok((name.to_string(), ip.to_string()))
 }
 
+/// What create takes from a `HostConfig` once it has passed dockerd's checks, in
+/// the runtime's terms.
+pub(super) struct Checked {
+    pub privileged: bool,
+    pub init: bool,
+    pub net: NetworkMode,
+    /// `DEST[:OPTIONS]`.
+    pub tmpfs: Vec<String>,
+    pub shm_size: i64,
+    pub sysctls: BTreeMap<String, String>,
+    pub extra_hosts: Vec<(String, String)>,
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub uts_mode: String,
+    pub no_new_privileges: bool,
+    pub seccomp: Seccomp,
+    pub ulimits: Vec<Ulimit>,
+    pub devices: Vec<String>,
+}
+
+impl Checked {
+    pub(super) fn of(
+        hc: &HostConfig,
+        net: NetworkMode,
+        hostname: &str,
+        tmpfs: Vec<String>,
+    ) -> Result<Checked, EngineError> {
+        let ulimits = asked::ulimits(hc)?;
+        let devices = asked::devices(hc)?;
+        let shm_size = shm_size(hc)?;
+        let sysctls = sysctls(hc, net)?;
+        let extra_hosts = extra_hosts(hc)?;
+        let (pid_mode, ipc_mode, uts_mode) = namespace_modes(hc, hostname)?;
+        let (no_new_privileges, seccomp) = security_options(hc)?;
+        Ok(Checked {
+            privileged: hc.privileged.unwrap_or(false),
+            init: hc.init.unwrap_or(false),
+            net,
+            tmpfs,
+            shm_size,
+            sysctls,
+            extra_hosts,
+            pid_mode,
+            ipc_mode,
+            uts_mode,
+            no_new_privileges,
+            seccomp,
+            ulimits,
+            devices,
+        })
+    }
+}
+
 /// `SecurityOpt`: `no-new-privileges` and the seccomp profile (AppArmor and SELinux
 /// labels are accepted and have nothing to act on here).
-pub(super) fn security_options(hc: &HostConfig) -> Result<(bool, Seccomp), EngineError> {
+fn security_options(hc: &HostConfig) -> Result<(bool, Seccomp), EngineError> {
     let mut no_new_privileges = false;
     let mut seccomp = Seccomp::Default;
     for s in hc.security_opt.iter().flatten() {
@@ -102,7 +156,7 @@ pub(super) fn restart_policy(hc: &HostConfig) -> Result<RestartPolicy, EngineErr
 }
 
 /// `ShmSize` in bytes: Docker's 64 MiB when zero or left out.
-pub(super) fn shm_size(hc: &HostConfig) -> Result<i64, EngineError> {
+fn shm_size(hc: &HostConfig) -> Result<i64, EngineError> {
     match hc.shm_size {
         Some(s) if s < 0 => Err(invalid("SHM size can not be less than 0")),
         Some(s) if s > 0 => Ok(s),
@@ -111,10 +165,7 @@ pub(super) fn shm_size(hc: &HostConfig) -> Result<i64, EngineError> {
 }
 
 /// `Sysctls`, each one the container's namespaces may take.
-pub(super) fn sysctls(
-    hc: &HostConfig,
-    net: NetworkMode,
-) -> Result<BTreeMap<String, String>, EngineError> {
+fn sysctls(hc: &HostConfig, net: NetworkMode) -> Result<BTreeMap<String, String>, EngineError> {
     hc.sysctls
         .iter()
         .flatten()
@@ -123,7 +174,7 @@ pub(super) fn sysctls(
 }
 
 /// `ExtraHosts` as (name, address), `host-gateway` resolved.
-pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<(String, String)>, EngineError> {
+fn extra_hosts(hc: &HostConfig) -> Result<Vec<(String, String)>, EngineError> {
     let asked = hc.extra_hosts.as_deref().unwrap_or_default();
     let host_gateway = if asked.iter().any(|h| h.ends_with("host-gateway")) {
         crate::network::NetConfig::load()?.bip.0.to_string()
@@ -138,7 +189,7 @@ pub(super) fn extra_hosts(hc: &HostConfig) -> Result<Vec<(String, String)>, Engi
 
 /// `PidMode`, `IpcMode`, `UTSMode` (`host` or the container's own); a hostname
 /// cannot go with the host's UTS namespace.
-pub(super) fn namespace_modes(
+fn namespace_modes(
     hc: &HostConfig,
     hostname: &str,
 ) -> Result<(String, String, String), EngineError> {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use kujira_runtime::{build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode, RunOptions};
+use kujira_runtime::{build_spec, Bundle, HostFacts, ImageRunConfig, NetworkMode};
 use kujira_store::metadata::{ContainerRow, ContainerState};
 
 use bollard_stubs::models::ContainerCreateBody;
@@ -20,10 +20,12 @@ use crate::{Engine, EngineError};
 mod checks;
 mod docker_init;
 mod etc_files;
+mod run_options;
 mod seccomp;
 
 use docker_init::{add_init, find_init, INIT_PATH};
 pub(crate) use etc_files::Dns;
+use run_options::run_options;
 
 /// Mount points every container has.
 const INIT_DIRS: &[&str] = &[
@@ -141,7 +143,6 @@ impl Engine {
         let (asked_volumes, tmpfs) = asked::mounts(body, &hc)?;
         let volumes = with_image_volumes(&asked_volumes, &tmpfs, &run_image.volumes);
         let auto_remove = hc.auto_remove.unwrap_or(false);
-        let privileged = hc.privileged.unwrap_or(false);
 
         let name = self.container_name(req.name.as_deref())?;
         let restart = checks::restart_policy(&hc)?;
@@ -182,15 +183,9 @@ impl Engine {
             // A start follows at once.
             oci_runtime.warm_up();
         }
-        let ulimits = asked::ulimits(&hc)?;
-        let devices = asked::devices(&hc)?;
-        let shm_size = checks::shm_size(&hc)?;
-        let sysctls = checks::sysctls(&hc, network.1)?;
-        let extra_hosts = checks::extra_hosts(&hc)?;
         let hostname = body.hostname.clone().unwrap_or_default();
-        let (pid_mode, ipc_mode, uts_mode) = checks::namespace_modes(&hc, &hostname)?;
+        let checked = checks::Checked::of(&hc, network.1, &hostname, tmpfs)?;
         let dns = Dns::of(&hc)?;
-        let (no_new_privileges, seccomp) = checks::security_options(&hc)?;
 
         let id = random_id();
         let paths = self.container_paths(&id);
@@ -206,9 +201,12 @@ impl Engine {
                 .rev()
                 .map(|l| self.store.layers.diff_dir(&l.chain_id))
                 .collect();
-            let init = hc.init.unwrap_or(false);
-            let init_binary = if init { Some(find_init()?) } else { None };
-            let points = mount_points(network.1, &volumes, &tmpfs, init_binary.is_some());
+            let init_binary = if checked.init {
+                Some(find_init()?)
+            } else {
+                None
+            };
+            let points = mount_points(network.1, &volumes, &checked.tmpfs, checked.init);
             super::init::build(&paths.init(), &lowers, &points)?;
             lowers.insert(0, paths.init());
             let bundle = Bundle::mount(
@@ -227,12 +225,12 @@ impl Engine {
                 &id,
                 &hostname,
                 network.1,
-                &extra_hosts,
+                &checked.extra_hosts,
                 &dns,
                 embedded_dns,
             )?);
             let mut mount_points = mounts;
-            for t in &tmpfs {
+            for t in &checked.tmpfs {
                 let dest = t.split(':').next().unwrap_or_default().to_string();
                 mount_points.push(MountPoint {
                     kind: "tmpfs".into(),
@@ -241,53 +239,10 @@ impl Engine {
                     ..Default::default()
                 });
             }
-            let entrypoint = body.entrypoint.clone();
-            let user_cmd = body.cmd.clone().unwrap_or_default();
-            let user_env = body.env.clone().unwrap_or_default();
-            let memory = hc.memory.filter(|m| *m > 0);
-            let memory_swap = hc.memory_swap.filter(|m| *m != 0);
-            let run = RunOptions {
-                id: id.clone(),
-                rootfs: "rootfs".into(),
-                user_rootfs: Some(bundle.rootfs().to_path_buf()),
-                cmd: user_cmd.clone(),
-                entrypoint: entrypoint.clone(),
-                env: user_env.clone(),
-                workdir: body.working_dir.clone().filter(|w| !w.is_empty()),
-                user: body.user.clone().filter(|u| !u.is_empty()),
-                hostname: Some(hostname.clone()).filter(|h| !h.is_empty()),
-                tty: body.tty.unwrap_or(false),
-                stdin_open: body.open_stdin.unwrap_or(false),
-                read_only: hc.readonly_rootfs.unwrap_or(false),
-                privileged,
-                cap_add: hc.cap_add.clone().unwrap_or_default(),
-                cap_drop: hc.cap_drop.clone().unwrap_or_default(),
-                memory,
-                cpus: hc.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
-                pids_limit: hc.pids_limit.filter(|p| *p != 0),
-                binds: all_binds,
-                tmpfs: tmpfs.clone(),
-                network: network.1,
-                init,
-                no_new_privileges,
-                seccomp: seccomp.clone(),
-                ulimits,
-                shm_size: shm_size as u64,
-                devices,
-                memory_swap,
-                memory_reservation: hc.memory_reservation.filter(|m| *m > 0),
-                cpu_shares: hc.cpu_shares.filter(|c| *c > 0).map(|c| c as u64),
-                oom_score_adj: hc.oom_score_adj.filter(|o| *o != 0).map(|o| o as i32),
-                group_add: hc.group_add.clone().unwrap_or_default(),
-                host_pid: pid_mode == "host",
-                host_ipc: ipc_mode == "host",
-                host_uts: uts_mode == "host",
-                sysctls: sysctls.clone(),
-                cgroups_path: None,
-            };
+            let run = run_options(&id, body, &hc, &checked, &bundle, all_binds);
             // `-e KEY` was resolved by the client (as the docker CLI does); a bare
             // name left in the body is not looked up in this process's environment.
-            let mut facts = HostFacts::detect_for(privileged);
+            let mut facts = HostFacts::detect_for(checked.privileged);
             facts.env.clear();
             let mut spec = build_spec(&run_image, &run, &facts).map_err(|e| match e {
                 kujira_runtime::RuntimeError::NoCommand => invalid("No command specified"),
@@ -328,8 +283,8 @@ impl Engine {
                     network.0,
                     &stored_runtime,
                     &restart,
-                    shm_size,
-                    &ipc_mode,
+                    checked.shm_size,
+                    &checked.ipc_mode,
                 ),
                 path: args.first().cloned().unwrap_or_default(),
                 args: args.iter().skip(1).cloned().collect(),
