@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig,
-    HostConfig, Mount, MountTypeEnum, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits,
+    HostConfig, Mount, MountTypeEnum, NetworkingConfig, PortMap, ResourcesUlimits,
 };
+use kujira_engine::container::config::{device_mapping, port_map};
 use kujira_engine::container::health::parse_go_duration;
 use kujira_engine::container::RestartPolicy;
 use kujira_runtime::ports::PortMapping;
@@ -98,27 +99,15 @@ fn healthcheck(f: &CreateFlags) -> Result<Option<HealthConfig>, CliError> {
 
 /// `-p` as `PortBindings`, and the ports it exposes.
 fn published(f: &CreateFlags) -> Result<(PortMap, Vec<String>), CliError> {
-    let mut bindings: PortMap = HashMap::new();
-    let mut exposed = Vec::new();
+    let mut ports = Vec::new();
     for spec in &f.publish {
-        for p in PortMapping::parse(spec).map_err(|e| bad(e.to_string()))? {
-            let key = format!("{}/{}", p.container_port, p.proto.as_str());
-            bindings
-                .entry(key.clone())
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(PortBinding {
-                    host_ip: Some(p.host_ip.clone()),
-                    host_port: Some(if p.host_port == 0 {
-                        String::new()
-                    } else {
-                        p.host_port.to_string()
-                    }),
-                });
-            exposed.push(key);
-        }
+        ports.extend(PortMapping::parse(spec).map_err(|e| bad(e.to_string()))?);
     }
-    Ok((bindings, exposed))
+    let exposed = ports
+        .iter()
+        .map(|p| format!("{}/{}", p.container_port, p.proto.as_str()))
+        .collect();
+    Ok((port_map(&ports), exposed))
 }
 
 /// `--expose PORT[/PROTO]` and `--expose START-END[/PROTO]`.
@@ -173,15 +162,7 @@ fn ulimits(f: &CreateFlags) -> Result<Vec<ResourcesUlimits>, CliError> {
 fn devices(f: &CreateFlags) -> Result<Vec<DeviceMapping>, CliError> {
     f.device
         .iter()
-        .map(|d| {
-            let (host, inside, perms) =
-                kujira_runtime::spec::split_device(d).map_err(|e| bad(e.to_string()))?;
-            Ok(DeviceMapping {
-                path_on_host: Some(host.into()),
-                path_in_container: Some(inside.into()),
-                cgroup_permissions: Some(perms.into()),
-            })
-        })
+        .map(|d| device_mapping(d).map_err(|e| bad(e.to_string())))
         .collect()
 }
 

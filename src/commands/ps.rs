@@ -153,7 +153,7 @@ fn container_value(
         .collect::<Vec<_>>()
         .join(",");
     let networks = if c.config.networks.is_empty() {
-        match c.config.network.as_str() {
+        match c.config.network() {
             "default" => "bridge".to_string(),
             other => other.to_string(),
         }

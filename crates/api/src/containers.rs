@@ -32,7 +32,7 @@ pub fn summary_json(l: &ContainerListing) -> Value {
     } else {
         Vec::new()
     };
-    let network = match c.config.network.as_str() {
+    let network = match c.config.network() {
         "" | "default" => "bridge",
         other => other,
     };

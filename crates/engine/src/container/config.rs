@@ -159,10 +159,6 @@ pub struct ContainerConfig {
     /// start, the host ports actually bound.
     #[serde(rename = "Ports")]
     pub ports: Vec<PortMapping>,
-    /// The network mode resolved: `bridge`, `host`, `none`, `container:<full ID>`
-    /// or a user-defined network's name.
-    #[serde(rename = "Network")]
-    pub network: String,
     /// The networks it joins when it starts, first the primary one.
     #[serde(rename = "Networks")]
     pub networks: Vec<EndpointSpec>,
@@ -259,6 +255,12 @@ impl ContainerConfig {
         self.config.healthcheck.as_ref().map(HealthConfig::from_api)
     }
 
+    /// The network mode as create resolved it into `HostConfig.NetworkMode`:
+    /// `bridge`, `host`, `none`, `container:<full ID>` or a user network's name.
+    pub fn network(&self) -> &str {
+        self.host_config.network_mode.as_deref().unwrap_or("bridge")
+    }
+
     /// The runtime's name or path as given (empty: the default).
     pub fn runtime(&self) -> &str {
         self.host_config.runtime.as_deref().unwrap_or_default()
@@ -292,6 +294,35 @@ impl ContainerConfig {
     pub fn stop_timeout(&self) -> i64 {
         self.config.stop_timeout.unwrap_or(10)
     }
+}
+
+/// Published ports as Docker's `PortBindings` (a host port of 0 is `""`: any).
+pub fn port_map(ports: &[PortMapping]) -> models::PortMap {
+    let mut map = models::PortMap::new();
+    for p in ports {
+        map.entry(format!("{}/{}", p.container_port, p.proto.as_str()))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(models::PortBinding {
+                host_ip: Some(p.host_ip.clone()),
+                host_port: Some(if p.host_port == 0 {
+                    String::new()
+                } else {
+                    p.host_port.to_string()
+                }),
+            });
+    }
+    map
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` as Docker's `DeviceMapping`.
+pub fn device_mapping(spec: &str) -> Result<models::DeviceMapping, kujira_runtime::RuntimeError> {
+    let (host, inside, perms) = kujira_runtime::spec::split_device(spec)?;
+    Ok(models::DeviceMapping {
+        path_on_host: Some(host.into()),
+        path_in_container: Some(inside.into()),
+        cgroup_permissions: Some(perms.into()),
+    })
 }
 
 /// A `HashMap` of Docker's models from ordered pairs.

@@ -8,7 +8,9 @@ use bollard_stubs::models;
 use kujira_runtime::ports::PortMapping;
 use serde::Deserialize;
 
-use super::config::{map_of, port_set, ContainerConfig, MountPoint, RestartPolicy};
+use super::config::{
+    device_mapping, map_of, port_map, port_set, ContainerConfig, MountPoint, RestartPolicy,
+};
 use super::health::HealthConfig;
 use crate::network::EndpointSpec;
 
@@ -83,21 +85,6 @@ impl LegacyConfig {
         } else {
             self.network
         };
-        let mut bindings: models::PortMap = Default::default();
-        for p in &self.ports {
-            bindings
-                .entry(format!("{}/{}", p.container_port, p.proto.as_str()))
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(models::PortBinding {
-                    host_ip: Some(p.host_ip.clone()),
-                    host_port: Some(if p.host_port == 0 {
-                        String::new()
-                    } else {
-                        p.host_port.to_string()
-                    }),
-                });
-        }
         let binds: Vec<String> = self
             .mounts
             .iter()
@@ -124,17 +111,12 @@ impl LegacyConfig {
         let devices: Vec<models::DeviceMapping> = self
             .devices
             .iter()
-            .filter_map(|d| kujira_runtime::spec::split_device(d).ok())
-            .map(|(host, inside, perms)| models::DeviceMapping {
-                path_on_host: Some(host.into()),
-                path_in_container: Some(inside.into()),
-                cgroup_permissions: Some(perms.into()),
-            })
+            .filter_map(|d| device_mapping(d).ok())
             .collect();
         let host_config = models::HostConfig {
             binds: some_vec(binds),
             network_mode: Some(network.clone()),
-            port_bindings: Some(bindings),
+            port_bindings: Some(port_map(&self.ports)),
             restart_policy: Some(self.restart.to_api()),
             auto_remove: Some(self.auto_remove),
             runtime: some_str(self.runtime),
@@ -196,7 +178,6 @@ impl LegacyConfig {
             args: self.args,
             layers: self.layers,
             ports: self.ports,
-            network,
             networks: self.networks,
             mounts: self.mounts,
         }
@@ -216,7 +197,7 @@ mod tests {
         assert_eq!(c.image(), "busybox");
         assert_eq!(c.path, "sh");
         assert!(c.tty());
-        assert_eq!(c.network, "bridge");
+        assert_eq!(c.network(), "bridge");
         assert_eq!(c.exposed_ports(), vec!["80/tcp".to_string()]);
         assert_eq!(c.ports[0].host_port, 8001);
         assert_eq!(c.restart().maximum_retry_count, 2);

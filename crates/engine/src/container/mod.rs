@@ -235,11 +235,11 @@ impl Engine {
     /// the built-in runtime.
     pub fn runtime(&self, name: &str) -> Result<Runtime, EngineError> {
         let wanted = if name.is_empty() {
-            std::env::var("KUJIRA_RUNTIME").unwrap_or_default()
+            self.default_runtime_name()
         } else {
             name.to_string()
         };
-        if wanted.is_empty() || wanted == kujira_runtime::embedded::NAME {
+        if wanted == kujira_runtime::embedded::NAME {
             return Ok(Runtime::Embedded(Embedded::new()));
         }
         OciRuntime::find(&wanted).map(Runtime::Oci).ok_or_else(|| {

@@ -243,7 +243,10 @@ impl Engine {
             .map_err(|e| EngineError::io(format!("creating {}", paths.dir.display()), e))?;
         let lock = kujira_store::StoreLock::exclusive(&paths.monitor_lock())?;
         let config = super::config::ContainerConfig {
-            network: "bridge".into(),
+            host_config: bollard_stubs::models::HostConfig {
+                network_mode: Some("bridge".into()),
+                ..Default::default()
+            },
             networks: vec![crate::network::EndpointSpec {
                 network_id: crate::network::predefined_id("bridge"),
                 ..Default::default()

@@ -140,13 +140,12 @@ pub(crate) fn host_config(
         log.typ = Some("json-file".into());
     }
     log.config.get_or_insert_with(Default::default);
-    // Containers share the host's cgroup namespace on this cgroup v1 host, as
-    // dockerd's default there.
+    // What the runtime does: every container gets a cgroup namespace of its own.
     if matches!(
         hc.cgroupns_mode,
         None | Some(models::HostConfigCgroupnsModeEnum::EMPTY)
     ) {
-        hc.cgroupns_mode = Some(models::HostConfigCgroupnsModeEnum::HOST);
+        hc.cgroupns_mode = Some(models::HostConfigCgroupnsModeEnum::PRIVATE);
     }
     hc.port_bindings.get_or_insert_with(Default::default);
     // dockerd's: a memory limit without a swap limit allows as much swap again.

@@ -34,7 +34,7 @@ impl Engine {
                 n.name
             )));
         }
-        let mode = c.config.network.as_str();
+        let mode = c.config.network();
         if mode == "none" {
             return Err(EngineError::Forbidden(
                 "container cannot be connected to multiple networks with one of the networks in private (none) mode".into(),

@@ -79,7 +79,7 @@ impl Engine {
             .collect();
         let mut out = serde_json::Map::new();
         if c.config.networks.is_empty() {
-            let mode = match c.config.network.as_str() {
+            let mode = match c.config.network() {
                 "default" => "bridge",
                 m if m.starts_with("container:") => return Value::Object(out),
                 m => m,

@@ -134,7 +134,7 @@ impl Engine {
         &self,
         c: &crate::container::Container,
     ) -> Result<Option<std::fs::File>, EngineError> {
-        let Some(target) = c.config.network.strip_prefix("container:") else {
+        let Some(target) = c.config.network().strip_prefix("container:") else {
             return Ok(None);
         };
         let t = self.find_container(target)?;

@@ -116,27 +116,13 @@ pub(crate) fn warm_up_migration() {
     });
 }
 
-/// The `cgroup.procs` of this process's own cgroup in one hierarchy.
+/// The `cgroup.procs` of this process's own cgroup in the unified hierarchy.
 fn own_cgroup_procs() -> Option<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let dir = match layout() {
-        CgroupLayout::V2 => {
-            let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-            Path::new(CGROUP_ROOT).join(rel.trim_start_matches('/'))
-        }
-        CgroupLayout::V1(hierarchies) => {
-            let h = hierarchies
-                .iter()
-                .find(|h| h.controllers.iter().any(|c| c == "pids"))?;
-            let rel = text.lines().find_map(|l| {
-                let mut parts = l.splitn(3, ':');
-                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-                ctrls.split(',').any(|c| c == "pids").then_some(path)
-            })?;
-            h.mount.join(rel.trim_start_matches('/'))
-        }
-    };
-    let procs = dir.join("cgroup.procs");
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let procs = Path::new(CGROUP_ROOT)
+        .join(rel.trim_start_matches('/'))
+        .join("cgroup.procs");
     procs.exists().then_some(procs)
 }
 

@@ -294,7 +294,6 @@ impl Engine {
                     .map(|l| l.chain_id.to_string())
                     .collect(),
                 ports,
-                network: network.0.to_string(),
                 networks: networks.clone(),
                 mounts: mount_points,
             };
